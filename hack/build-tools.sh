@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the local control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, etcd, kwok, helm) from the Go modules pinned under
+# hack/tools/<tool>/. Binaries are cached per tool under
+#   ${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/tools/<tool>-<hash of its go.mod, go.sum, sources>/
+# and linked into bin/, so a tool is rebuilt only when its pins change, and a
+# fresh clone on the same machine reuses the cache.
+# CAPSTAN_TOOLS_BIN=/path/to/dir skips the build and links binaries from there.
+#
+# Usage: hack/build-tools.sh [tool ...]   (default: every tool)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/tools
+bin=$root/bin
+mkdir -p "$bin" "$cache"
+export GOFLAGS=-buildvcs=false CGO_ENABLED=0
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+
+# version of a module as pinned in a wrapper module's go.mod
+pin() { (cd "$root/hack/tools/$1" && go list -m -f '{{.Version}}' "$2"); }
+
+build_kubernetes() {
+  local out=$1 v; v=$(pin kubernetes k8s.io/kubernetes)
+  local major=${v#v}; major=${major%%.*}
+  local minor=${v#v*.}; minor=${minor%%.*}
+  local date; date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local ld=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit=release-$v"
+  done
+  (cd "$root/hack/tools/kubernetes" && go build -trimpath -ldflags "-s -w$ld" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+build_etcd() {
+  local out=$1 v; v=$(pin etcd go.etcd.io/etcd/server/v3)
+  (cd "$root/hack/tools/etcd" && go build -trimpath \
+    -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release-$v" -o "$out/etcd" .)
+}
+
+build_kwok() {
+  local out=$1 v; v=$(pin kwok sigs.k8s.io/kwok)
+  (cd "$root/hack/tools/kwok" && go build -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v}" -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok)
+}
+
+build_helm() {
+  local out=$1 v; v=$(pin helm helm.sh/helm/v3)
+  (cd "$root/hack/tools/helm" && go build -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    -o "$out/helm" helm.sh/helm/v3/cmd/helm)
+}
+
+binaries() {
+  case $1 in
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    *) echo "$1" ;;
+  esac
+}
+
+link_from() {
+  local dir=$1 tool=$2
+  for b in $(binaries "$tool"); do
+    [ -x "$dir/$b" ] || { log "missing $dir/$b"; return 1; }
+    ln -sfn "$dir/$b" "$bin/$b"
+  done
+}
+
+ensure() {
+  local tool=$1
+  if [ -n "${CAPSTAN_TOOLS_BIN:-}" ]; then link_from "$CAPSTAN_TOOLS_BIN" "$tool"; return; fi
+  local hash
+  hash=$(cat "$root/hack/tools/$tool"/* | sha256sum | cut -c1-16)
+  local dir=$cache/$tool-$hash
+  if [ ! -f "$dir/.done" ]; then
+    log "building $tool (cold builds take minutes; cached in $dir)"
+    local start=$SECONDS
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    "build_$tool" "$dir.tmp"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.done"
+    log "built $tool in $((SECONDS - start))s"
+  fi
+  link_from "$dir" "$tool"
+}
+
+command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm)
+for t in "${tools[@]}"; do ensure "$t"; done
