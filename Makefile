@@ -24,6 +24,8 @@ tools: ## Build (or reuse the cached) kube-apiserver, kube-controller-manager, k
 
 ##@ Development
 .PHONY: fmt lint typecheck manifests
+manifests: bootstrap-node ## Generate crds/ and docs/api.md from the schema source in operator/src/api.
+	node hack/manifests.ts
 fmt: bootstrap-node ## Format the sources with prettier.
 	npx prettier --write .
 lint: bootstrap-node ## ESLint, prettier --check and tsc --noEmit.
