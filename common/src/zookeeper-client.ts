@@ -1,0 +1,513 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import zookeeper from 'node-zookeeper-client';
+import type { ACL, Client, Stat, Transaction } from 'node-zookeeper-client';
+import { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
+
+export { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
+
+/** Options of {@link connect}. Only `connectString` is required. */
+export interface ConnectOptions {
+  /** `host:port[,host:port...][/chroot]`. */
+  connectString: string;
+  /** Session timeout asked of the server; default 10 000 ms (the server may clamp it). */
+  sessionTimeoutMs?: number;
+  /** How long `connect()` waits for the first session; default 10 000 ms, then TIMEOUT. */
+  connectTimeoutMs?: number;
+  /** Deadline of every single operation; default the session timeout, then TIMEOUT. */
+  operationTimeoutMs?: number;
+  /** Digest credentials. When set, every node this client creates is readable/writable only by this user. */
+  auth?: { user: string; password: string };
+  /** Interval of the local liveness probe; default sessionTimeout / 6. */
+  probeIntervalMs?: number;
+  /**
+   * The client reports `disconnected` once no probe sent in the last `disconnectAfterMs` was answered;
+   * default sessionTimeout / 2, so a partitioned client learns it is cut off well before the server
+   * can expire its session (the server counts from the last request it received, which is never
+   * earlier than the send time of the last answered probe).
+   */
+  disconnectAfterMs?: number;
+  /** Resume an existing session instead of starting a new one (tests use it to force expiry). */
+  session?: SessionCredentials;
+  /** Clock in ms; default Date.now. */
+  now?: () => number;
+}
+
+/** What identifies a session to the server. */
+export interface SessionCredentials {
+  id: Buffer;
+  password: Buffer;
+}
+
+/** The parts of a node's stat that callers use. */
+export interface NodeStat {
+  version: number;
+  cversion: number;
+  numChildren: number;
+  dataLength: number;
+  /** Hex session id of the owning session for an ephemeral node; undefined for a persistent one. */
+  ephemeralOwner: string | undefined;
+}
+
+export interface NodeData {
+  data: Buffer;
+  stat: NodeStat;
+}
+
+export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
+
+/** Argument of the `connected` event. */
+export interface ConnectedEvent {
+  sessionId: string;
+  /** True on the first session and on every fresh session after an expiry. */
+  newSession: boolean;
+}
+
+/** Events: `connected`, `disconnected` (reason), `expired`, `watch-error` (an exception thrown by a watch callback). */
+export interface ZooKeeperClientEvents {
+  connected: [ConnectedEvent];
+  disconnected: [reason: 'server' | 'no-response' | 'expired'];
+  expired: [];
+  'watch-error': [error: unknown, path: string];
+}
+
+/** Stops a watch; the callback is not called again. */
+export type Unwatch = () => void;
+
+const MODES: Record<CreateMode, number> = {
+  persistent: zookeeper.CreateMode.PERSISTENT,
+  ephemeral: zookeeper.CreateMode.EPHEMERAL,
+  'persistent-sequential': zookeeper.CreateMode.PERSISTENT_SEQUENTIAL,
+  'ephemeral-sequential': zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
+};
+const NO_OWNER = '0000000000000000';
+
+type Callback<T> = (error: unknown, value: T) => void;
+
+interface WatchEntry {
+  kind: 'children' | 'data';
+  path: string;
+  onChange: (value: unknown) => void;
+  active: boolean;
+  /** Incremented on every arm, so that a watcher registered by an earlier arm is ignored. */
+  token: number;
+  /** True when the last arm failed for connection reasons; re-armed on the next `connected`. */
+  pending: boolean;
+}
+
+/** The digest id ZooKeeper computes for `user:password` (base64 of SHA-1). */
+export function digestId(user: string, password: string): string {
+  return `${user}:${createHash('sha1').update(`${user}:${password}`).digest('base64')}`;
+}
+
+function toStat(stat: Stat): NodeStat {
+  const owner = stat.ephemeralOwner.toString('hex');
+  return {
+    version: stat.version,
+    cversion: stat.cversion,
+    numChildren: stat.numChildren,
+    dataLength: stat.dataLength,
+    ephemeralOwner: owner === NO_OWNER ? undefined : owner,
+  };
+}
+
+/** Connects and resolves once a session is established; rejects with TIMEOUT or SESSION_EXPIRED. */
+export async function connect(options: ConnectOptions): Promise<ZooKeeperClient> {
+  const client = new ZooKeeperClient(options);
+  await client.start();
+  return client;
+}
+
+/**
+ * A typed promise wrapper over node-zookeeper-client that outlives sessions: on expiry it closes the
+ * dead client, opens a fresh one with the same options, re-arms every watch and emits `connected` with
+ * `newSession: true` (an {@link EphemeralRegistry} re-creates ephemerals then). Operations fail with a
+ * {@link ZooKeeperError}; none is retried here, because only the caller knows whether a retry is safe.
+ */
+export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
+  readonly #options: ConnectOptions;
+  readonly #sessionTimeoutMs: number;
+  readonly #operationTimeoutMs: number;
+  readonly #acls: ACL[];
+  readonly #now: () => number;
+  readonly #watches = new Set<WatchEntry>();
+  #raw: Client;
+  #connected = false;
+  #closed = false;
+  #lastConfirmed = 0;
+  #probeInFlight = false;
+  #probeTimer: NodeJS.Timeout | undefined;
+  /** True until the first `connected` of the current raw client (the first session, or a fresh one after expiry). */
+  #newSession = true;
+
+  /** Prefer {@link connect}; a constructed client does nothing until `start()`. */
+  constructor(options: ConnectOptions) {
+    super();
+    this.#options = { ...options };
+    this.#sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
+    this.#operationTimeoutMs = options.operationTimeoutMs ?? this.#sessionTimeoutMs;
+    this.#now = options.now ?? Date.now;
+    const id = options.auth
+      ? new zookeeper.Id('digest', digestId(options.auth.user, options.auth.password))
+      : new zookeeper.Id('world', 'anyone');
+    this.#acls = [new zookeeper.ACL(zookeeper.Permission.ALL, id)];
+    this.#raw = this.#createRaw(options.session);
+  }
+
+  /** Opens the first session. Rejects with TIMEOUT after `connectTimeoutMs`, SESSION_EXPIRED for a dead resumed session. */
+  async start(): Promise<void> {
+    const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
+    const connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new ZooKeeperError(ZooKeeperErrorCode.TIMEOUT, `connect: no session within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const onConnected = (): void => (cleanup(), resolve());
+      const onExpired = (): void => {
+        cleanup();
+        reject(new ZooKeeperError(ZooKeeperErrorCode.SESSION_EXPIRED, 'connect: session expired'));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.#raw.removeListener('connected', onConnected);
+        this.#raw.removeListener('expired', onExpired);
+      };
+      this.#raw.once('connected', onConnected);
+      this.#raw.once('expired', onExpired);
+    });
+    this.#raw.connect();
+    try {
+      await connected;
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    this.#startProbe();
+  }
+
+  /** Hex id of the current session. */
+  get sessionId(): string {
+    return this.#raw.getSessionId().toString('hex');
+  }
+
+  /** Id and password of the current session. */
+  get session(): SessionCredentials {
+    return { id: this.#raw.getSessionId(), password: this.#raw.getSessionPassword() };
+  }
+
+  /** The session timeout the server granted (ms). */
+  get sessionTimeoutMs(): number {
+    return this.#raw.getSessionTimeout();
+  }
+
+  /** True while a session is established and the local probe has heard from the server recently. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Creates a node; parents must exist. Resolves the created path (differs for sequential modes). */
+  async create(path: string, data?: Buffer | string, mode: CreateMode = 'persistent'): Promise<string> {
+    const payload = data === undefined ? undefined : Buffer.from(data);
+    return this.#call<string>('create', path, (raw, cb) =>
+      raw.create(path, payload ?? Buffer.alloc(0), this.#acls, MODES[mode], cb),
+    );
+  }
+
+  /** Reads data and stat. NO_NODE when absent. */
+  async get(path: string): Promise<NodeData> {
+    const [data, stat] = await this.#call<[Buffer | undefined, Stat]>('get', path, (raw, cb) =>
+      raw.getData(path, (error, buffer, s) => cb(error, [buffer, s])),
+    );
+    return { data: data ?? Buffer.alloc(0), stat: toStat(stat) };
+  }
+
+  /** Writes data if the node's version is `version` (-1: any). BAD_VERSION on a stale version. */
+  async set(path: string, data: Buffer | string, version = -1): Promise<NodeStat> {
+    const stat = await this.#call<Stat>('set', path, (raw, cb) =>
+      raw.setData(path, Buffer.from(data), version, cb),
+    );
+    return toStat(stat);
+  }
+
+  /** Deletes a node if its version is `version` (-1: any). NO_NODE, BAD_VERSION, NOT_EMPTY. */
+  async remove(path: string, version = -1): Promise<void> {
+    await this.#call<void>('remove', path, (raw, cb) => raw.remove(path, version, (error) => cb(error)));
+  }
+
+  /** The node's stat, or undefined when it does not exist. */
+  async exists(path: string): Promise<NodeStat | undefined> {
+    const stat = await this.#call<Stat | null>('exists', path, (raw, cb) => raw.exists(path, cb));
+    return stat ? toStat(stat) : undefined;
+  }
+
+  /** Child names (not paths), sorted. NO_NODE when absent. */
+  async children(path: string): Promise<string[]> {
+    const names = await this.#call<string[]>('children', path, (raw, cb) =>
+      raw.getChildren(path, (error, list) => cb(error, list)),
+    );
+    return [...names].sort();
+  }
+
+  /** Creates `path` and any missing parents as persistent nodes; existing ones are left as they are. */
+  async mkdirp(path: string): Promise<void> {
+    await this.#call<string>('mkdirp', path, (raw, cb) => raw.mkdirp(path, this.#acls, cb));
+  }
+
+  /** Starts a multi-operation transaction; nothing is sent before `commit()`. */
+  transaction(): ZooKeeperTransaction {
+    return new ZooKeeperTransaction(this.#acls, (ops) => this.#commit(ops));
+  }
+
+  /**
+   * Calls `onChange(children)` now and after every change of `path`'s children, re-arming the one-shot
+   * ZooKeeper watch each time (and on a fresh session). `undefined` means the node does not exist;
+   * its creation is watched too. Calls may repeat an unchanged list: callbacks must be idempotent.
+   */
+  watchChildren(path: string, onChange: (children: string[] | undefined) => void): Unwatch {
+    return this.#watch('children', path, onChange as (value: unknown) => void);
+  }
+
+  /** Like {@link watchChildren} for the node's data: `undefined` when the node does not exist. */
+  watchData(path: string, onChange: (node: NodeData | undefined) => void): Unwatch {
+    return this.#watch('data', path, onChange as (value: unknown) => void);
+  }
+
+  /** Closes the session (the server deletes its ephemerals) and stops every timer and watch. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#probeTimer);
+    this.#watches.clear();
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    const raw = this.#raw;
+    if (wasConnected) await closeRaw(raw);
+    else raw.close();
+    raw.removeAllListeners();
+  }
+
+  #createRaw(session?: SessionCredentials): Client {
+    // retries: 0 - a retried create/set after CONNECTION_LOSS may have been applied already.
+    const raw = zookeeper.createClient(this.#options.connectString, {
+      sessionTimeout: this.#sessionTimeoutMs,
+      spinDelay: 200,
+      retries: 0,
+      ...(session ? { sessionId: session.id, sessionPassword: session.password } : {}),
+    });
+    if (this.#options.auth) {
+      const { user, password } = this.#options.auth;
+      raw.addAuthInfo('digest', Buffer.from(`${user}:${password}`));
+    }
+    raw.on('connected', () => this.#onRawConnected(raw));
+    raw.on('disconnected', () => this.#onDisconnected(raw, 'server'));
+    raw.on('expired', () => this.#onRawExpired(raw));
+    return raw;
+  }
+
+  #onRawConnected(raw: Client): void {
+    if (raw !== this.#raw || this.#closed) return;
+    this.#connected = true;
+    this.#lastConfirmed = this.#now();
+    const newSession = this.#newSession;
+    this.#newSession = false;
+    for (const entry of this.#watches) if (newSession || entry.pending) void this.#arm(entry);
+    this.emit('connected', { sessionId: this.sessionId, newSession });
+  }
+
+  #onDisconnected(raw: Client, reason: 'server' | 'no-response' | 'expired'): void {
+    if (raw !== this.#raw || !this.#connected) return;
+    this.#connected = false;
+    this.emit('disconnected', reason);
+  }
+
+  #onRawExpired(raw: Client): void {
+    if (raw !== this.#raw || this.#closed) return;
+    this.#onDisconnected(raw, 'expired');
+    raw.removeAllListeners();
+    raw.close();
+    this.#newSession = true;
+    this.#raw = this.#createRaw();
+    this.emit('expired');
+    this.#raw.connect();
+  }
+
+  #startProbe(): void {
+    const interval = this.#options.probeIntervalMs ?? Math.max(50, Math.floor(this.#sessionTimeoutMs / 6));
+    const limit = this.#options.disconnectAfterMs ?? Math.floor(this.#sessionTimeoutMs / 2);
+    this.#probeTimer = setInterval(() => this.#probe(limit), interval);
+    this.#probeTimer.unref();
+  }
+
+  #probe(limit: number): void {
+    if (!this.#connected) return;
+    if (this.#now() - this.#lastConfirmed > limit) {
+      const raw = this.#raw;
+      this.#onDisconnected(raw, 'no-response');
+      // The library has no read timeout: without this it would wait on a silent server forever.
+      // Destroying the socket makes it reconnect (to the next server of an ensemble) and resume the session.
+      (
+        raw as unknown as { connectionManager?: { socket?: { destroy(): void } } }
+      ).connectionManager?.socket?.destroy();
+      return;
+    }
+    if (this.#probeInFlight) return;
+    this.#probeInFlight = true;
+    const sentAt = this.#now();
+    const raw = this.#raw;
+    raw.exists('/', (error) => {
+      this.#probeInFlight = false;
+      if (!error && raw === this.#raw) this.#lastConfirmed = Math.max(this.#lastConfirmed, sentAt);
+    });
+  }
+
+  #watch(kind: WatchEntry['kind'], path: string, onChange: (value: unknown) => void): Unwatch {
+    const entry: WatchEntry = { kind, path, onChange, active: true, token: 0, pending: false };
+    this.#watches.add(entry);
+    void this.#arm(entry);
+    return () => {
+      entry.active = false;
+      this.#watches.delete(entry);
+    };
+  }
+
+  async #arm(entry: WatchEntry): Promise<void> {
+    const token = ++entry.token;
+    const fire = (): void => {
+      if (entry.active && entry.token === token) void this.#arm(entry);
+    };
+    let value: unknown;
+    try {
+      value = await this.#read(entry, fire);
+    } catch (error) {
+      // Connection trouble: the next `connected` re-arms it (and reports the state then).
+      if (entry.token === token) entry.pending = true;
+      if (!isZooKeeperError(error)) this.emit('watch-error', error, entry.path);
+      return;
+    }
+    if (!entry.active || entry.token !== token) return;
+    entry.pending = false;
+    try {
+      entry.onChange(value);
+    } catch (error) {
+      this.emit('watch-error', error, entry.path);
+    }
+  }
+
+  async #read(entry: WatchEntry, fire: () => void): Promise<unknown> {
+    const { path } = entry;
+    try {
+      if (entry.kind === 'children') {
+        const list = await this.#call<string[]>('children', path, (raw, cb) =>
+          raw.getChildren(path, fire, cb),
+        );
+        return [...list].sort();
+      }
+      const [data, stat] = await this.#call<[Buffer | undefined, Stat]>('get', path, (raw, cb) =>
+        raw.getData(path, fire, (error, buffer, s) => cb(error, [buffer, s])),
+      );
+      return { data: data ?? Buffer.alloc(0), stat: toStat(stat) } satisfies NodeData;
+    } catch (error) {
+      if (!isZooKeeperError(error, ZooKeeperErrorCode.NO_NODE)) throw error;
+    }
+    // Absent: watch for its creation. If it appeared in between, the existence call registered a data
+    // watch instead, so read again at once rather than wait for a change that may never come.
+    const stat = await this.#call<Stat | null>('exists', path, (raw, cb) => raw.exists(path, fire, cb));
+    if (stat) queueMicrotask(fire);
+    return undefined;
+  }
+
+  async #commit(ops: TransactionOp[]): Promise<void> {
+    await this.#call<unknown>('transaction', undefined, (raw, cb) => {
+      const tx = raw.transaction();
+      for (const op of ops) op(tx);
+      // node-zookeeper-client turns an explicit version 0 into -1 ("any") inside transactions; restore it.
+      const internal = (tx as unknown as { ops?: { version?: number }[] }).ops ?? [];
+      internal.forEach((op, i) => {
+        const wanted = ops[i]?.version;
+        if (wanted !== undefined && op.version !== undefined) op.version = wanted;
+      });
+      tx.commit(cb);
+    });
+  }
+
+  #call<T>(
+    operation: string,
+    path: string | undefined,
+    run: (raw: Client, cb: Callback<T>) => void,
+  ): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ZooKeeperError(ZooKeeperErrorCode.CLOSED, `${operation}: client closed`, { path }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const message = `${operation} ${path ?? ''}: no answer within ${this.#operationTimeoutMs} ms`;
+        reject(new ZooKeeperError(ZooKeeperErrorCode.TIMEOUT, message, { path }));
+      }, this.#operationTimeoutMs);
+      timer.unref();
+      run(this.#raw, (error, value) => {
+        clearTimeout(timer);
+        if (error) reject(ZooKeeperError.from(error, operation, path));
+        else resolve(value);
+      });
+    });
+  }
+}
+
+/** One queued transaction operation; `version` is the explicit version it asked for, if any. */
+type TransactionOp = ((tx: Transaction) => void) & { version?: number };
+
+/** A ZooKeeper multi: all operations apply atomically or none does (the first failure's code is thrown). */
+export class ZooKeeperTransaction {
+  readonly #ops: TransactionOp[] = [];
+  readonly #acls: ACL[];
+  readonly #commitOps: (ops: TransactionOp[]) => Promise<void>;
+
+  constructor(acls: ACL[], commitOps: (ops: TransactionOp[]) => Promise<void>) {
+    this.#acls = acls;
+    this.#commitOps = commitOps;
+  }
+
+  create(path: string, data?: Buffer | string, mode: CreateMode = 'persistent'): this {
+    const payload = Buffer.from(data ?? '');
+    return this.#push((tx) => tx.create(path, payload, this.#acls, MODES[mode]));
+  }
+
+  set(path: string, data: Buffer | string, version = -1): this {
+    return this.#push((tx) => tx.setData(path, Buffer.from(data), version), version);
+  }
+
+  check(path: string, version: number): this {
+    return this.#push((tx) => tx.check(path, version), version);
+  }
+
+  remove(path: string, version = -1): this {
+    return this.#push((tx) => tx.remove(path, version), version);
+  }
+
+  /** Sends the transaction; rejects with the code of the operation that failed. */
+  commit(): Promise<void> {
+    return this.#commitOps([...this.#ops]);
+  }
+
+  #push(op: (tx: Transaction) => void, version?: number): this {
+    const entry: TransactionOp = Object.assign(op, version === undefined ? {} : { version });
+    this.#ops.push(entry);
+    return this;
+  }
+}
+
+/** Sends close-session and waits (bounded) until the server has acknowledged it by closing the socket. */
+function closeRaw(raw: Client): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    timer.unref();
+    raw.once('disconnected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    raw.close();
+  });
+}
