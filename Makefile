@@ -38,12 +38,13 @@ typecheck: bootstrap-node ## Type-check only.
 ##@ Test
 .PHONY: test test-unit test-integration test-e2e
 test: bootstrap tools lint test-unit test-integration test-e2e ## Lint and run every suite (installs what it needs).
+	@node hack/test-summary.ts tmp/jest-unit.json tmp/jest-integration.json tmp/jest-e2e.json
 test-unit: bootstrap-node ## Unit tests (no processes).
-	$(NODE_TEST) --selectProjects unit
+	$(NODE_TEST) --selectProjects unit --json --outputFile=tmp/jest-unit.json
 test-integration: bootstrap tools ## Integration tests against a real control plane, Redis, ZooKeeper and HAProxy.
-	$(NODE_TEST) --selectProjects integration --runInBand
+	$(NODE_TEST) --selectProjects integration --runInBand --json --outputFile=tmp/jest-integration.json
 test-e2e: bootstrap tools ## End-to-end tests.
-	$(NODE_TEST) --selectProjects e2e --runInBand --passWithNoTests
+	$(NODE_TEST) --selectProjects e2e --runInBand --passWithNoTests --json --outputFile=tmp/jest-e2e.json
 
 ##@ Local cluster
 .PHONY: cluster-up cluster-down demo
