@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from '../../../workload/src/config.ts';
+
+const base = {
+  CAPSTAN_APP_NAME: 'hello',
+  CAPSTAN_ZOOKEEPER_CONNECT: '127.0.0.1:2181',
+  CAPSTAN_REDIS_URL: 'redis://127.0.0.1:6379',
+  CAPSTAN_UPSTREAM: 'http://127.0.0.1:9000',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).variables;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    const config = loadConfig({
+      ...base,
+      CAPSTAN_WORKER_ID: 'w1',
+      CAPSTAN_HOST: '127.0.0.1',
+      CAPSTAN_PORT: '0',
+    });
+    expect(config).toMatchObject({
+      workerId: 'w1',
+      namespace: 'default',
+      app: 'cache-gateway',
+      partitions: 64,
+      advertiseAddress: 'http://127.0.0.1:0',
+      zookeeper: { connectString: '127.0.0.1:2181', sessionTimeoutMs: 10_000 },
+      redis: { commandTimeoutMs: 500 },
+      sentry: undefined,
+    });
+  });
+
+  it('names each bad variable', () => {
+    expect(problemsOf({ ...base, CAPSTAN_PARTITIONS: 'many' })).toEqual(['CAPSTAN_PARTITIONS']);
+    expect(problemsOf({ ...base, CAPSTAN_PORT: '70000', SENTRY_DSN: 'not a url' })).toEqual([
+      'CAPSTAN_PORT',
+      'SENTRY_DSN',
+    ]);
+    expect(problemsOf({ CAPSTAN_UPSTREAM: 'ftp://x' })).toEqual(
+      expect.arrayContaining([
+        'CAPSTAN_APP_NAME',
+        'CAPSTAN_ZOOKEEPER_CONNECT',
+        'CAPSTAN_REDIS_URL',
+        'CAPSTAN_UPSTREAM',
+      ]),
+    );
+  });
+
+  it('requires an upstream only for cache-gateway and a module for custom apps', () => {
+    const { CAPSTAN_UPSTREAM: _, ...noUpstream } = base;
+    expect(problemsOf(noUpstream)).toEqual(['CAPSTAN_UPSTREAM']);
+    expect(loadConfig({ ...noUpstream, CAPSTAN_APP: 'counters' }).upstream.url).toBeUndefined();
+    expect(problemsOf({ ...base, CAPSTAN_APP: 'mine' })).toEqual(['CAPSTAN_APP_MODULE']);
+  });
+
+  it('reads Sentry settings only with a DSN', () => {
+    const config = loadConfig({ ...base, SENTRY_DSN: 'http://key@127.0.0.1:9/1', SENTRY_SAMPLE_RATE: '0.5' });
+    expect(config.sentry).toEqual({
+      dsn: 'http://key@127.0.0.1:9/1',
+      environment: 'production',
+      sampleRate: 0.5,
+    });
+    expect(problemsOf({ ...base, SENTRY_DSN: 'http://key@127.0.0.1:9/1', SENTRY_SAMPLE_RATE: '2' })).toEqual([
+      'SENTRY_SAMPLE_RATE',
+    ]);
+  });
+});

@@ -1,0 +1,126 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool } from 'undici';
+
+/** Header that marks a forwarded request; a worker never forwards a request that carries it. */
+export const HOP_HEADER = 'x-capstan-hop';
+
+/** Forwarding to a peer failed (connection refused or reset, timeout); `code` is stable. */
+export class ForwardError extends Error {
+  readonly code = 'CAPSTAN_FORWARD_FAILED';
+  readonly address: string;
+  constructor(address: string, cause: unknown) {
+    super(`forward to ${address} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'ForwardError';
+    this.address = address;
+  }
+}
+
+/** What to send to the owner. `path` includes the query string. */
+export interface ForwardRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body?: string | Buffer | undefined;
+}
+
+/** The owner's answer, fully read. */
+export interface ForwardResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+/** Options of {@link Forwarder}. */
+export interface ForwarderOptions {
+  /** This worker's id, sent in the hop header. */
+  workerId: string;
+  /** Deadline for the owner's response headers and body; default 5000 ms. */
+  timeoutMs?: number;
+  /** Keep-alive connections per peer; default 32. */
+  connections?: number;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+]);
+
+/**
+ * Internal HTTP to peer workers: one keep-alive undici Pool per peer address, a deadline per request,
+ * hop-by-hop headers dropped and the hop header added. Fails with {@link ForwardError}; never retries
+ * (the caller decides, within its own deadline).
+ */
+export class Forwarder {
+  readonly #pools = new Map<string, Pool>();
+  readonly #workerId: string;
+  readonly #timeoutMs: number;
+  readonly #connections: number;
+
+  constructor(options: ForwarderOptions) {
+    this.#workerId = options.workerId;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#connections = options.connections ?? 32;
+  }
+
+  /** Sends `request` to the worker at `address` (`http://host:port`) and reads the whole answer. */
+  async forward(address: string, request: ForwardRequest): Promise<ForwardResponse> {
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    }
+    headers[HOP_HEADER] = this.#workerId;
+    try {
+      const response = await this.#pool(address).request({
+        method: request.method,
+        path: request.path,
+        headers,
+        body: request.body,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+      const body = Buffer.from(await response.body.arrayBuffer());
+      return { status: response.statusCode, headers: copyHeaders(response.headers), body };
+    } catch (error) {
+      throw new ForwardError(address, error);
+    }
+  }
+
+  /** Closes every pool (in-flight requests finish first). */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+
+  #pool(address: string): Pool {
+    let pool = this.#pools.get(address);
+    if (!pool) {
+      pool = new Pool(address, { connections: this.#connections, keepAliveTimeout: 10_000 });
+      this.#pools.set(address, pool);
+    }
+    return pool;
+  }
+}
+
+function copyHeaders(source: IncomingHttpHeaders): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  }
+  return headers;
+}
+
+/** True for a {@link ForwardError}. */
+export function isForwardError(error: unknown): error is ForwardError {
+  return error instanceof ForwardError;
+}

@@ -1,0 +1,63 @@
+/** The worker that serves a partition and where to reach it. */
+export interface PartitionOwnerAddress {
+  workerId: string;
+  /** Base URL, `http://host:port`. */
+  address: string;
+}
+
+/** What the worker reports about its coordination state (readiness and metrics). */
+export interface CoordinationStatus {
+  /** `connected`, `disconnected`, `expired`, `starting` or `closed`. */
+  state: string;
+  /** True while the session is connected and `members/<id>` is registered. */
+  ready: boolean;
+  /** Partitions served now. */
+  owned: number[];
+}
+
+/**
+ * The worker's view of partition ownership, as the HTTP layer needs it. Implemented over ZooKeeper
+ * by {@link ZooKeeperDirectory} (see `zookeeper-directory.ts`) and by a fixed table in tests.
+ */
+export interface PartitionDirectory {
+  /** This worker's id. */
+  readonly workerId: string;
+  /** The epoch while this worker holds `owners/<partition>` for the current assignment; otherwise undefined. */
+  serving(partition: number): { epoch: number } | undefined;
+  /** The current holder of `owners/<partition>`, if any (may be this worker). */
+  ownerOf(partition: number): PartitionOwnerAddress | undefined;
+  /** Runs `work` as in-flight work on `partition`: a revoked partition is released only after it ends. */
+  track<T>(partition: number, work: () => Promise<T>): Promise<T>;
+  status(): CoordinationStatus;
+}
+
+/**
+ * A fixed ownership table: `owners[p]` is the owner of partition p. For tests and single-process use;
+ * in-flight work is not tracked because nothing is ever revoked.
+ */
+export class StaticDirectory implements PartitionDirectory {
+  readonly workerId: string;
+  readonly #owners: readonly (PartitionOwnerAddress | undefined)[];
+
+  constructor(workerId: string, owners: readonly (PartitionOwnerAddress | undefined)[]) {
+    this.workerId = workerId;
+    this.#owners = owners;
+  }
+
+  serving(partition: number): { epoch: number } | undefined {
+    return this.#owners[partition]?.workerId === this.workerId ? { epoch: 1 } : undefined;
+  }
+
+  ownerOf(partition: number): PartitionOwnerAddress | undefined {
+    return this.#owners[partition];
+  }
+
+  track<T>(_partition: number, work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
+  status(): CoordinationStatus {
+    const owned = this.#owners.flatMap((o, p) => (o?.workerId === this.workerId ? [p] : []));
+    return { state: 'connected', ready: true, owned };
+  }
+}
