@@ -5,6 +5,13 @@ export interface PartitionOwnerAddress {
   address: string;
 }
 
+/** One unit of in-flight work on a partition, at the epoch it was started under. */
+export interface InFlightWork {
+  epoch: number;
+  /** Ends the work; extra calls are ignored. */
+  end(): void;
+}
+
 /** What the worker reports about its coordination state (readiness and metrics). */
 export interface CoordinationStatus {
   /** `connected`, `disconnected`, `expired`, `starting` or `closed`. */
@@ -22,12 +29,14 @@ export interface CoordinationStatus {
 export interface PartitionDirectory {
   /** This worker's id. */
   readonly workerId: string;
-  /** The epoch while this worker holds `owners/<partition>` for the current assignment; otherwise undefined. */
-  serving(partition: number): { epoch: number } | undefined;
+  /**
+   * Starts in-flight work on `partition` if this worker serves it now (holds `owners/<partition>` for
+   * the current epoch and is ready); undefined otherwise. A revoked partition is released only after
+   * every started work has called `end()`.
+   */
+  begin(partition: number): InFlightWork | undefined;
   /** The current holder of `owners/<partition>`, if any (may be this worker). */
   ownerOf(partition: number): PartitionOwnerAddress | undefined;
-  /** Runs `work` as in-flight work on `partition`: a revoked partition is released only after it ends. */
-  track<T>(partition: number, work: () => Promise<T>): Promise<T>;
   status(): CoordinationStatus;
 }
 
@@ -44,16 +53,14 @@ export class StaticDirectory implements PartitionDirectory {
     this.#owners = owners;
   }
 
-  serving(partition: number): { epoch: number } | undefined {
-    return this.#owners[partition]?.workerId === this.workerId ? { epoch: 1 } : undefined;
+  begin(partition: number): InFlightWork | undefined {
+    return this.#owners[partition]?.workerId === this.workerId
+      ? { epoch: 1, end: () => undefined }
+      : undefined;
   }
 
   ownerOf(partition: number): PartitionOwnerAddress | undefined {
     return this.#owners[partition];
-  }
-
-  track<T>(_partition: number, work: () => Promise<T>): Promise<T> {
-    return work();
   }
 
   status(): CoordinationStatus {

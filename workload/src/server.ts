@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { AppDefinition, AppServices } from './define-app.ts';
 import { StaleEpochError, StoreUnavailableError } from './fenced-store.ts';
 import { Forwarder } from './forwarder.ts';
@@ -27,8 +27,10 @@ export interface BuildAppOptions {
   routing?: { moveWaitMs?: number; forwardTimeoutMs?: number; retryAfterSeconds?: number };
   /** Extra readiness condition (main sets it false while draining); default always true. */
   accepting?: () => boolean;
-  /** fastify's `logger` option; default false. */
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger for fastify (`loggerInstance`); no logging when unset. */
+  logger?: FastifyBaseLogger;
+  /** Extra plugins registered before the routes (main adds Sentry's flush-on-close). */
+  plugins?: FastifyPluginCallback[];
 }
 
 /**
@@ -39,7 +41,7 @@ export interface BuildAppOptions {
  */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // During close, requests that arrive on open connections are still served (the load balancer has
     // been told to stop sending by then); a 503 there would be a failed request.
     return503OnClosing: false,
@@ -53,6 +55,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     timeoutMs: options.routing?.forwardTimeoutMs ?? 5000,
   });
   app.addHook('onClose', async () => forwarder.close());
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
   await app.register(metricsPlugin, { metrics, coordination: () => directory.status() });
   await app.register(healthPlugin, { readiness: () => readiness(options) });
   await app.register(partitionRouter, {

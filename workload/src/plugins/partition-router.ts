@@ -6,7 +6,7 @@ import type { AppDefinition, AppServices, PartitionedRoute } from '../define-app
 import { HOP_HEADER, isForwardError } from '../forwarder.ts';
 import type { ForwardResponse, Forwarder } from '../forwarder.ts';
 import type { WorkloadMetrics } from '../metrics.ts';
-import type { PartitionDirectory } from '../partition-directory.ts';
+import type { InFlightWork, PartitionDirectory } from '../partition-directory.ts';
 
 /** Options of {@link partitionRouter}. */
 export interface PartitionRouterOptions {
@@ -28,7 +28,7 @@ export interface PartitionRouterOptions {
 export const PARTITION_HEADER = 'x-capstan-partition';
 export const SERVED_BY_HEADER = 'x-capstan-served-by';
 
-type Outcome = { kind: 'local'; epoch: number } | { kind: 'forwarded'; response: ForwardResponse };
+type Outcome = { kind: 'local'; work: InFlightWork } | { kind: 'forwarded'; response: ForwardResponse };
 
 /**
  * Registers the app's keyed routes. Each request's key maps to a partition ({@link partitionOf}); the
@@ -78,8 +78,13 @@ async function handle(
     return reply.code(status).headers(headers).send(body);
   }
   void reply.header(SERVED_BY_HEADER, options.directory.workerId);
-  const context = { key, partition, epoch: outcome.epoch, services: options.services, log: request.log };
-  return options.directory.track(partition, () => route.handler(request, reply, context));
+  const { work } = outcome;
+  const context = { key, partition, epoch: work.epoch, services: options.services, log: request.log };
+  try {
+    return await route.handler(request, reply, context);
+  } finally {
+    work.end();
+  }
 }
 
 /**
@@ -95,8 +100,8 @@ async function resolve(
   const hopped = request.headers[HOP_HEADER] !== undefined;
   const deadline = performance.now() + (options.moveWaitMs ?? 2000);
   for (;;) {
-    const lease = directory.serving(partition);
-    if (lease) return { kind: 'local', epoch: lease.epoch };
+    const work = directory.begin(partition);
+    if (work) return { kind: 'local', work };
     if (hopped) return 'misdirected';
     const owner = directory.ownerOf(partition);
     if (owner && owner.workerId !== directory.workerId) {
