@@ -38,7 +38,7 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   logLevel: string;
   sentry: { dsn: string; environment: string; sampleRate: number } | undefined;
-  /** Testing aid: the counters app waits this long between reading its epoch and writing. */
+  /** Testing aid: counters requests marked `x-capstan-test-delay: 1` wait this long before writing. */
   countersWriteDelayMs: number;
 }
 

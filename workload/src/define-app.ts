@@ -93,7 +93,8 @@ export function defineApp(definition: AppDefinition): AppDefinition {
   for (const route of definition.routes) {
     const id = `${route.method} ${route.url}`;
     if (!route.url.startsWith('/')) throw new AppDefinitionError(`route ${id}: the path must start with /`);
-    if (RESERVED.has(route.url)) throw new AppDefinitionError(`route ${id}: ${route.url} is reserved`);
+    if (RESERVED.has(route.url) || route.url.startsWith('/_capstan/'))
+      throw new AppDefinitionError(`route ${id}: ${route.url} is reserved`);
     if (seen.has(id)) throw new AppDefinitionError(`route ${id} is defined twice`);
     seen.add(id);
   }

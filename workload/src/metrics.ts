@@ -16,6 +16,8 @@ export interface WorkloadMetrics {
   /** Writes the fenced store rejected because their epoch was older than the newest it had seen. */
   staleWrites: Counter;
   ownedPartitions: Gauge;
+  /** Requests running their handler at this worker now (owner side). */
+  inFlight: Gauge;
   /** 1 while the worker's ZooKeeper session is connected. */
   zookeeperConnected: Gauge;
   /** 1 for the current state (connected, disconnected, expired, closed), 0 for the others. */
@@ -75,6 +77,11 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
     ownedPartitions: new Gauge({
       name: 'capstan_worker_owned_partitions',
       help: 'Partitions this worker serves now.',
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'capstan_worker_in_flight_requests',
+      help: 'Requests whose handler runs at this worker now.',
       registers,
     }),
     zookeeperConnected: new Gauge({

@@ -57,7 +57,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', async () => forwarder.close());
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   await app.register(metricsPlugin, { metrics, coordination: () => directory.status() });
-  await app.register(healthPlugin, { readiness: () => readiness(options) });
+  await app.register(healthPlugin, {
+    readiness: () => readiness(options),
+    status: () => ({ workerId: directory.workerId, ...directory.status() }),
+  });
   await app.register(partitionRouter, {
     definition: options.definition,
     directory,

@@ -5,7 +5,10 @@ import type { AppDefinition } from '../define-app.ts';
 
 /** Options of {@link countersApp}. */
 export interface CountersOptions {
-  /** Testing aid: wait this long between taking the epoch and writing (default 0). */
+  /**
+   * Testing aid (default 0, off): a request with the header `x-capstan-test-delay: 1` waits this long
+   * between taking its partition epoch and writing, so tests can pause an owner in mid-write.
+   */
   writeDelayMs?: number;
 }
 
@@ -29,7 +32,7 @@ export function countersApp(options: CountersOptions = {}): AppDefinition {
         method: 'POST',
         url: '/v1/counters/:key/incr',
         handler: async (request, _reply, ctx) => {
-          if (delay > 0) await sleep(delay);
+          if (delay > 0 && request.headers['x-capstan-test-delay'] === '1') await sleep(delay);
           const write = {
             partition: ctx.partition,
             epoch: ctx.epoch,

@@ -9,12 +9,14 @@ export interface Readiness {
 /** Options of {@link healthPlugin}. */
 export interface HealthOptions {
   readiness: () => Readiness;
+  /** Served as JSON at `GET /_capstan/status` (worker id, ZooKeeper state, partitions served). */
+  status: () => Record<string, unknown>;
 }
 
 /**
  * `GET /healthz`: 200 while the process answers (liveness). `GET /readyz`: 200 only while
  * `readiness()` says ready (connected to ZooKeeper, registered, not draining), 503 with the reason
- * otherwise.
+ * otherwise. `GET /_capstan/status`: the worker's coordination status as JSON.
  */
 export function healthPlugin(
   app: FastifyInstance,
@@ -27,5 +29,6 @@ export function healthPlugin(
     if (readiness.ready) return reply.send({ status: 'ready' });
     return reply.code(503).send({ status: 'not-ready', reason: readiness.reason ?? 'unknown' });
   });
+  app.get('/_capstan/status', { logLevel: 'warn' }, (_request, reply) => reply.send(options.status()));
   done();
 }

@@ -80,9 +80,11 @@ async function handle(
   void reply.header(SERVED_BY_HEADER, options.directory.workerId);
   const { work } = outcome;
   const context = { key, partition, epoch: work.epoch, services: options.services, log: request.log };
+  options.metrics.inFlight.inc();
   try {
     return await route.handler(request, reply, context);
   } finally {
+    options.metrics.inFlight.dec();
     work.end();
   }
 }
