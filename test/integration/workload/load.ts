@@ -35,26 +35,33 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     while (next < options.total && Date.now() < deadline && !options.stop?.()) {
       const i = next++;
       const started = performance.now();
-      try {
-        const response = await request(options.url(i), {
-          method: options.method ?? 'GET',
-          headers: options.headers?.(i) ?? {},
-          headersTimeout: 10_000,
-          bodyTimeout: 10_000,
-        });
-        const body = await response.body.text();
-        result.latenciesMs.push(performance.now() - started);
-        if (response.statusCode >= 200 && response.statusCode < 300) {
-          result.ok++;
-          options.onOk?.(i, body);
-        } else fail(String(response.statusCode));
-      } catch (error) {
-        fail((error as { code?: string }).code ?? 'error');
-      }
+      const outcome = await send(options, i);
+      result.latenciesMs.push(performance.now() - started);
+      if (typeof outcome === 'string') {
+        result.ok++;
+        options.onOk?.(i, outcome);
+      } else fail(outcome.failure);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, loop));
   return result;
+}
+
+/** The body of a 2xx answer, or why it failed (status or error code). */
+async function send(options: LoadOptions, i: number): Promise<string | { failure: string }> {
+  try {
+    const response = await request(options.url(i), {
+      method: options.method ?? 'GET',
+      headers: options.headers?.(i) ?? {},
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const body = await response.body.text();
+    const ok = response.statusCode >= 200 && response.statusCode < 300;
+    return ok ? body : { failure: String(response.statusCode) };
+  } catch (error) {
+    return { failure: (error as { code?: string }).code ?? 'error' };
+  }
 }
 
 /** `{ok, failed, failures}` as one line for test output. */
