@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { HarnessError } from './errors.ts';
+import { guard, release } from './reaper.ts';
 
 /** How a process ended: exit code, or the signal that ended it. */
 export interface ExitInfo {
@@ -20,13 +21,6 @@ export interface ProcessSpec {
   /** Added to the parent's environment. */
   env?: Readonly<Record<string, string>>;
 }
-
-// Process groups still running, killed if the test process exits without stopping them (a failed
-// beforeAll, an interrupted run), so no server outlives its test run.
-const liveGroups = new Set<number>();
-process.once('exit', () => {
-  for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-});
 
 /**
  * A child process in its own process group, its stdout and stderr appended to `<dir>/<name>.log`.
@@ -59,14 +53,16 @@ export class ManagedProcess {
       const done = (info: ExitInfo): void => {
         if (this.#exit) return;
         this.#exit = info;
-        liveGroups.delete(this.pid);
+        release(this.pid);
         resolve(info);
       };
       this.#child.once('exit', (code, signal) => done({ code, signal }));
       this.#child.once('error', () => done({ code: -1, signal: null }));
     });
     this.pid = this.#child.pid ?? -1;
-    if (this.pid > 0) liveGroups.add(this.pid);
+    if (this.pid > 0) guard(this.pid);
+    // A running server must not keep the test process alive; the reaper ends it if this process dies.
+    this.#child.unref();
   }
 
   /** How it exited, or undefined while it runs. */
