@@ -27,6 +27,8 @@ export interface PartitionRouterOptions {
 /** Response headers: the partition of the request's key and the worker that served it. */
 export const PARTITION_HEADER = 'x-capstan-partition';
 export const SERVED_BY_HEADER = 'x-capstan-served-by';
+/** Response header: the partition epoch the serving worker held. */
+export const EPOCH_HEADER = 'x-capstan-epoch';
 
 type Outcome = { kind: 'local'; work: InFlightWork } | { kind: 'forwarded'; response: ForwardResponse };
 
@@ -77,8 +79,8 @@ async function handle(
     const { status, headers, body } = outcome.response;
     return reply.code(status).headers(headers).send(body);
   }
-  void reply.header(SERVED_BY_HEADER, options.directory.workerId);
   const { work } = outcome;
+  void reply.header(SERVED_BY_HEADER, options.directory.workerId).header(EPOCH_HEADER, work.epoch);
   const context = { key, partition, epoch: work.epoch, services: options.services, log: request.log };
   options.metrics.inFlight.inc();
   try {
