@@ -136,6 +136,7 @@ export class Manager {
       kubeConfig: this.kubeConfig,
       logger: this.#log,
       onStartedLeading: (signal) => void this.#lead(signal),
+      onLeaseWrite: () => this.metrics.leaseWritten(election.name),
       onStoppedLeading: () => this.#leadershipEnded(),
     });
     this.metrics.leading(election.name, false);

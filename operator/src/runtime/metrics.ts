@@ -52,6 +52,7 @@ export class RuntimeMetrics implements RestRequestObserver {
   readonly #retries: Counter<'name' | 'controller'>;
   readonly #restRequests: Counter<'code' | 'method'>;
   readonly #leader: Gauge<'name'>;
+  readonly #leaseWrites: Counter<'name'>;
 
   constructor(registry: Registry) {
     this.registry = registry;
@@ -114,6 +115,11 @@ export class RuntimeMetrics implements RestRequestObserver {
       'Number of HTTP requests, partitioned by status code and method',
       ['code', 'method'],
     );
+    this.#leaseWrites = c(
+      'leader_election_lease_writes_total',
+      'Writes (create/update) of the leader election Lease; part of rest_client_requests_total',
+      ['name'],
+    );
     this.#leader = g(
       'leader_election_master_status',
       'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
@@ -158,6 +164,16 @@ export class RuntimeMetrics implements RestRequestObserver {
   /** Sets `leader_election_master_status{name}` to 1 while leading, else 0. */
   leading(leaseName: string, isLeader: boolean): void {
     this.#leader.set({ name: leaseName }, isLeader ? 1 : 0);
+  }
+
+  /** Counts one create or update of the Lease `leaseName` (to tell renewals from other writes). */
+  leaseWritten(leaseName: string): void {
+    this.#leaseWrites.inc({ name: leaseName });
+  }
+
+  /** Lease writes counted by `leaseWritten`, over all leases. */
+  async leaseWriteCount(): Promise<number> {
+    return (await this.#leaseWrites.get()).values.reduce((sum, v) => sum + v.value, 0);
   }
 
   /** The current value of `rest_client_requests_total`, summed over codes, for the given methods. */
