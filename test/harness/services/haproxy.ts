@@ -29,9 +29,12 @@ export interface HaproxyService {
   configFile: string;
   dir: string;
   readonly process: ManagedProcess;
+  /** The options the running config was rendered from (the latest reloaded ones). */
+  readonly config: HaproxyConfigOptions;
   /**
-   * Writes `config` (checked with `haproxy -c` first; a bad one throws and changes nothing) and reloads
-   * through the master (SIGUSR2); resolves once the master logs the new workers loaded.
+   * Writes `config` (same frontend and stats ports; checked with `haproxy -c` first, a bad one throws and
+   * changes nothing) and reloads through the master (SIGUSR2); resolves once the master logs the new
+   * workers loaded.
    */
   reload(config: HaproxyConfigOptions): Promise<void>;
   /** SIGTERM to master and workers, SIGKILL after a grace period; removes the directory. Idempotent. */
@@ -59,26 +62,37 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyServ
     await removeDir(dir);
     throw error;
   }
-  return service(binary, dir, configFile, proc, options.config);
+  return service({ binary, dir, configFile, proc, config: options.config });
 }
 
-function service(
-  binary: string,
-  dir: string,
-  configFile: string,
-  proc: ManagedProcess,
-  config: HaproxyConfigOptions,
-): HaproxyService {
+interface Running {
+  binary: string;
+  dir: string;
+  configFile: string;
+  proc: ManagedProcess;
+  config: HaproxyConfigOptions;
+}
+
+function service(running: Running): HaproxyService {
+  const { binary, dir, configFile, proc } = running;
+  const { frontend, stats } = running.config;
+  let current = running.config;
   let removed = false;
   return {
-    url: `http://${LOOPBACK}:${config.frontend.port}`,
-    frontendPort: config.frontend.port,
-    statsPort: config.stats.port,
-    statsUrl: `http://${LOOPBACK}:${config.stats.port}`,
+    url: `http://${LOOPBACK}:${frontend.port}`,
+    frontendPort: frontend.port,
+    statsPort: stats.port,
+    statsUrl: `http://${LOOPBACK}:${stats.port}`,
     configFile,
     dir,
     process: proc,
+    get config() {
+      return current;
+    },
     async reload(next) {
+      if (next.frontend.port !== frontend.port || next.stats.port !== stats.port) {
+        throw new HarnessError('HARNESS_BAD_CONFIG', 'a reload keeps the frontend and stats ports');
+      }
       await writeChecked(binary, configFile, next);
       const before = await countReloads(proc);
       proc.signal('SIGUSR2');
@@ -88,6 +102,7 @@ function service(
         abortReason: () => proc.describeExit(),
         details: () => logTailSection(proc),
       });
+      current = next;
     },
     async stop() {
       await proc.stop();

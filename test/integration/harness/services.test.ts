@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import zookeeper from 'node-zookeeper-client';
 import type { Client, Exception } from 'node-zookeeper-client';
@@ -107,10 +108,11 @@ describe('managed process', () => {
   });
 });
 
+/** Whether `pid` is a live process (a zombie waiting to be reaped counts as gone). */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
@@ -135,6 +137,17 @@ describe('redis', () => {
     expect(redis.host).toBe(LOOPBACK);
     expect(await client.set('harness:key', 'value')).toBe('OK');
     expect(await client.get('harness:key')).toBe('value');
+  });
+
+  it('comes back on the same port after a SIGKILL and restart, empty (no persistence)', async () => {
+    await redis.kill();
+    expect(redis.process.exitInfo?.signal).toBe('SIGKILL');
+    await redis.restart();
+    await waitUntil(async () => (await client.ping()) === 'PONG', {
+      what: 'ioredis reconnected',
+      timeoutMs: 15_000,
+    });
+    expect(await client.get('harness:key')).toBeNull();
   });
 });
 
@@ -256,6 +269,11 @@ describe('haproxy', () => {
     await waitForStatus(503, 'haproxy answering 503 once the worker fails its health check');
     ready = true;
     await waitForStatus(200, 'haproxy routing again after the worker recovered');
+  });
+
+  it('keeps routing across a configuration reload', async () => {
+    await haproxy.reload({ ...haproxy.config, retries: 3 });
+    await waitForStatus(200, 'haproxy routing after the reload');
   });
 
   it('serves Prometheus metrics on the stats port only', async () => {
