@@ -121,6 +121,26 @@ export class LocalFleet {
     await Promise.all(this.#servers.map((s) => this.#spawn(s.name, s.port)));
     this.#next = this.options.workers;
     await this.waitAllServed(60_000);
+    await this.waitBalancerSeesAll(30_000);
+  }
+
+  /** Resolves once HAProxy's health checks report every running worker UP. */
+  async waitBalancerSeesAll(timeoutMs: number): Promise<void> {
+    const running = () => [...this.workers.values()].filter((w) => w.process.running).map((w) => w.id);
+    await waitUntil(
+      async () => {
+        const csv = await (await fetch(`${this.haproxy.statsUrl}/stats;csv`)).text();
+        const up = new Set(
+          csv
+            .split('\n')
+            .map((line) => line.split(','))
+            .filter((cols) => cols[0] === 'workers' && cols[17]?.startsWith('UP'))
+            .map((cols) => cols[1]),
+        );
+        return running().every((id) => up.has(id));
+      },
+      { what: 'HAProxy sees every worker UP', timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** Starts one more worker, adds it to HAProxy and waits until it is ready. */
@@ -130,6 +150,7 @@ export class LocalFleet {
     this.#servers.push({ name: id, host: '127.0.0.1', port });
     const worker = await this.#spawn(id, port);
     await this.haproxy.reload(await this.#haproxyConfig());
+    await this.waitBalancerSeesAll(30_000);
     return worker;
   }
 
