@@ -93,9 +93,10 @@ export class ManagedProcess {
     if (!this.running) return this.exited;
     this.signal('SIGCONT');
     this.signal('SIGTERM');
-    const info = await Promise.race([this.exited, delay(graceMs)]);
-    if (info) return info;
-    return this.kill('SIGKILL');
+    const info = (await within(this.exited, graceMs)) ?? (await this.kill('SIGKILL'));
+    // Children that outlive the group leader (forked workers) go too; the group is empty otherwise.
+    signalGroup(this.pid, 'SIGKILL');
+    return info;
   }
 
   /** Freezes the whole group (SIGSTOP): it holds its ports and sessions but answers nothing. */
@@ -121,7 +122,7 @@ export class ManagedProcess {
   }
 
   async #waitExit(timeoutMs: number, message: string): Promise<ExitInfo> {
-    const info = await Promise.race([this.exited, delay(timeoutMs)]);
+    const info = await within(this.exited, timeoutMs);
     if (info) return info;
     throw new HarnessError('HARNESS_STOP_TIMEOUT', `${this.name} (pid ${this.pid}) ${message}`);
   }
@@ -146,8 +147,20 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+/**
+ * `promise`'s value, or undefined after `ms`. The timer is referenced on purpose: the child is unref'd, so
+ * without it a script awaiting a stop could see Node exit before the child's exit arrives.
+ */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const TAIL_BYTES = 64 * 1024;
