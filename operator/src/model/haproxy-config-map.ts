@@ -1,0 +1,81 @@
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { renderHaproxyConfig } from '../../../common/src/haproxy-config.ts';
+import type { DistributedApp, HAProxySpec } from '../api/schema.ts';
+import type { Desired } from './metadata.ts';
+import { objectMeta } from './metadata.ts';
+import { ModelInputError } from './model-error.ts';
+import { appNames, serviceDnsName } from './names.ts';
+import { clusterDomain } from './observed.ts';
+import type { Observed } from './observed.ts';
+import { appIdentity } from './owner.ts';
+import { PORTS } from './ports.ts';
+
+/** Key of `haproxy.cfg` in the ConfigMap. */
+export const HAPROXY_CONFIG_FILE = 'haproxy.cfg';
+
+/** Extra attempts on another worker after a connection failure (with redispatch). */
+const RETRIES = 3;
+
+/** Placeholder nameserver handed to the renderer; replaced by `parse-resolv-conf` below. */
+const PLACEHOLDER_NAMESERVER = '127.0.0.1:53';
+
+/**
+ * Points the `resolvers` section at the pod's own `/etc/resolv.conf` (the cluster DNS) instead of a fixed
+ * nameserver: the shared renderer only writes `nameserver` lines, and the cluster DNS address is not known
+ * to a pure builder.
+ */
+function useResolvConf(config: string): string {
+  const line = `  nameserver ns1 ${PLACEHOLDER_NAMESERVER}`;
+  if (!config.includes(`\n${line}\n`)) {
+    throw new ModelInputError(
+      'haproxy.cfg',
+      'the rendered resolvers section has no nameserver line to replace',
+    );
+  }
+  return config.replace(line, '  parse-resolv-conf');
+}
+
+/**
+ * The rendered config files of HAProxy: workers discovered with `server-template` through the cluster DNS
+ * on the workers' headless Service (one slot per partition, the most workers there can be, so scaling does
+ * not change the file), health checks on `/readyz`, retries with redispatch, the stats page and the
+ * Prometheus exporter on their own port.
+ */
+export function haproxyFiles(
+  app: DistributedApp,
+  haproxy: HAProxySpec,
+  observed: Observed,
+): Record<string, string> {
+  const { name, namespace } = appIdentity(app);
+  const config = renderHaproxyConfig({
+    frontend: { bind: '0.0.0.0', port: PORTS.haproxyHttp },
+    backend: {
+      serverTemplate: {
+        prefix: 'worker',
+        count: app.spec.workers.partitions,
+        fqdn: serviceDnsName(appNames(name).workersHeadless, namespace, clusterDomain(observed)),
+        port: PORTS.worker,
+      },
+      resolvers: { nameserver: PLACEHOLDER_NAMESERVER },
+    },
+    healthCheck: { path: '/readyz', interval: 2000 },
+    algorithm: haproxy.algorithm,
+    retries: RETRIES,
+    stats: { bind: '0.0.0.0', port: PORTS.haproxyStats },
+  });
+  return { [HAPROXY_CONFIG_FILE]: useResolvConf(config) };
+}
+
+/** The ConfigMap holding `haproxy.cfg`. */
+export function haproxyConfigMap(
+  app: DistributedApp,
+  haproxy: HAProxySpec,
+  observed: Observed,
+): Desired<V1ConfigMap> {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: objectMeta(app, 'haproxy', appNames(appIdentity(app).name).haproxyConfig, haproxy.image),
+    data: haproxyFiles(app, haproxy, observed),
+  };
+}
