@@ -4,7 +4,8 @@
  * - a watch that ends (server timeout, connection closed) is resumed from the last resourceVersion;
  * - `410 Gone` (as a status or an ERROR event) triggers a fresh list;
  * - any other error relists after an exponential backoff;
- * - a watchdog aborts and resumes a watch that produced no line (event or bookmark) for `watchdogMs`.
+ * - a watchdog aborts and resumes a watch that produced no line (event or bookmark) for `watchdogMs`;
+ * - a watch the server closes without sending anything is resumed after a backoff (no hot loop).
  *   Bookmarks are requested, so a healthy but quiet watch still speaks about once a minute.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
@@ -56,6 +57,8 @@ export interface InformerOptions<T extends KubernetesObject> {
 export interface InformerStats {
   lists: number;
   watches: number;
+  /** Watch events received, bookmarks included. */
+  lines: number;
   watchdogRestarts: number;
   goneRelists: number;
   errors: number;
@@ -97,7 +100,14 @@ export class Informer<T extends KubernetesObject> {
   readonly #handlers: EventHandler<T>[] = [];
   readonly #backoff: ExponentialBackoff;
   readonly #syncWaiters: Array<() => void> = [];
-  readonly stats: InformerStats = { lists: 0, watches: 0, watchdogRestarts: 0, goneRelists: 0, errors: 0 };
+  readonly stats: InformerStats = {
+    lists: 0,
+    watches: 0,
+    lines: 0,
+    watchdogRestarts: 0,
+    goneRelists: 0,
+    errors: 0,
+  };
   #resourceVersion = '';
   #synced = false;
   #running: Promise<void> | undefined;
@@ -163,7 +173,11 @@ export class Informer<T extends KubernetesObject> {
       try {
         if (needList) await this.#list(signal);
         needList = false;
+        const linesBefore = this.stats.lines;
         const end = await this.#watch(signal);
+        if (end === 'closed' && this.stats.lines === linesBefore)
+          await this.#sleep(this.#backoff.when('empty'), signal);
+        else this.#backoff.forget('empty');
         if (end === 'gone') {
           this.stats.goneRelists++;
           needList = true;
@@ -299,6 +313,7 @@ export class Informer<T extends KubernetesObject> {
 
   #apply(event: WatchEvent<T>): 'gone' | undefined {
     this.#lastActivity = this.#clock.now();
+    this.stats.lines++;
     if (event.type === 'ERROR') {
       const status = event.object as { code?: number; message?: string };
       if (status.code === 410) return 'gone';
@@ -317,15 +332,26 @@ export class Informer<T extends KubernetesObject> {
     const obj = (this.#options.transform ?? dropManagedFields)(raw);
     const previous = this.#store.put(obj);
     if (previous === undefined) {
-      for (const h of this.#handlers) h.onAdd?.(obj);
+      this.#emit((h) => h.onAdd?.(obj));
     } else if (previous.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
-      for (const h of this.#handlers) h.onUpdate?.(previous, obj);
+      this.#emit((h) => h.onUpdate?.(previous, obj));
     }
   }
 
   #remove(obj: T): void {
     const previous = this.#store.delete(namespaceOf(obj), obj.metadata?.name ?? '');
     if (previous === undefined) return;
-    for (const h of this.#handlers) h.onDelete?.(previous);
+    this.#emit((h) => h.onDelete?.(previous));
+  }
+
+  /** Calls every handler; a throwing handler is logged and does not disturb the watch. */
+  #emit(call: (handler: EventHandler<T>) => void): void {
+    for (const handler of this.#handlers) {
+      try {
+        call(handler);
+      } catch (error: unknown) {
+        this.#log.error({ err: error }, 'event handler failed');
+      }
+    }
   }
 }
