@@ -51,7 +51,8 @@ export const DistributedApp = Type.Object(
       Type.String({ description: 'APIVersion of this representation of the object: capstan.dev/v1alpha1.' }),
     ),
     kind: Type.Optional(Type.String({ description: 'Kind of the object: DistributedApp.' })),
-    metadata: Type.Unsafe<V1ObjectMeta>({ type: 'object', description: 'Standard object metadata.' }),
+    // The apiserver owns the metadata schema: a CRD may say nothing but its type.
+    metadata: Type.Unsafe<V1ObjectMeta>({ type: 'object' }),
     spec: DistributedAppSpec,
     status: Type.Optional(DistributedAppStatus),
   },

@@ -47,6 +47,20 @@ describe('examples', () => {
     const stored = await getApp(written.metadata.name!);
     expect(stored.spec).toEqual(applySpecDefaults(written.spec));
   });
+
+  it('the stored minimal app shows the defaults of every component', async () => {
+    const { spec } = await getApp('hello');
+    expect(spec.workers).toMatchObject({ replicas: 3, partitions: 64, app: 'cache-gateway' });
+    expect(spec.cache.redis).toEqual({ image: 'redis:7', maxMemory: '256Mi', evictionPolicy: 'allkeys-lru' });
+    expect(spec.coordination.zookeeper).toMatchObject({ replicas: 1, storage: { size: '1Gi' } });
+    expect(spec.loadBalancer.haproxy).toMatchObject({ replicas: 1, algorithm: 'roundrobin' });
+    expect(spec.loadBalancer.haproxy.service).toEqual({ type: 'ClusterIP', port: 80 });
+    expect(spec.failurePolicy).toEqual({
+      rebalanceDelaySeconds: 10,
+      crashLoopRestartAfterSeconds: 60,
+      forceDeletePodsOnFailedNodes: false,
+    });
+  });
 });
 
 describe('invalid objects are rejected at admission, naming the field', () => {
@@ -130,8 +144,9 @@ describe('kubectl explain', () => {
       const result = await kubectl(['explain', 'distributedapp.spec.workers'], { allowFailure: true });
       return result.code === 0 && result.stdout.includes('partitions') ? result.stdout : undefined;
     });
-    expect(out).toContain('The worker pods: image, count, partitions');
-    expect(out).toContain('Immutable: changing it would remap every key');
-    expect(out).toContain('upstream');
+    const text = out.replace(/\s+/g, ' ');
+    expect(text).toContain('The worker pods: image, count, partitions');
+    expect(text).toContain('Immutable: changing it would remap every key. Default: 64.');
+    expect(text).toContain('upstream <string> Base URL (http or https) of the upstream service');
   });
 });

@@ -60,7 +60,7 @@ export const INVALID_CASES: InvalidCase[] = [
     field: 'spec.failurePolicy.forceDeletePodsOnFailedNodes',
     edit: set(['spec.failurePolicy.forceDeletePodsOnFailedNodes', 'yes']),
   },
-  { name: 'env is an object', field: 'spec.workers.env', edit: set(['spec.workers.env', { LOG: 'x' }]) },
+  { name: 'env is a string', field: 'spec.workers.env', edit: set(['spec.workers.env', 'LOG=debug']) },
   {
     name: 'sampleRate is a string',
     field: 'spec.errorReporting.sentry.sampleRate',
