@@ -1,17 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { applyDefaults, applySpecDefaults } from '../../../../operator/src/api/defaults.ts';
-import {
-  APP_NAME_MAX_LENGTH,
-  CAPSTAN_VERSION,
-  DNS_LABEL_MAX_LENGTH,
-  STATEFULSET_NAME_MAX_LENGTH,
-} from '../../../../operator/src/api/limits.ts';
+import { CAPSTAN_VERSION } from '../../../../operator/src/api/limits.ts';
 import type { DistributedAppSpec } from '../../../../operator/src/api/schema.ts';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 describe('applySpecDefaults', () => {
   const minimal = { workers: { upstream: 'http://backend:8080' } };
@@ -69,21 +59,5 @@ describe('applySpecDefaults', () => {
       spec: minimal,
     });
     expect(app.spec.workers.partitions).toBe(64);
-  });
-});
-
-describe('limits', () => {
-  it('the worker image tag follows the package version', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-    expect(CAPSTAN_VERSION).toBe(pkg.version);
-  });
-
-  it('derived names of the longest app name stay within Kubernetes limits', () => {
-    const name = 'a'.repeat(APP_NAME_MAX_LENGTH);
-    expect(`${name}-zookeeper-headless`.length).toBeLessThanOrEqual(DNS_LABEL_MAX_LENGTH);
-    expect(`${name}-zookeeper`.length).toBeLessThanOrEqual(STATEFULSET_NAME_MAX_LENGTH);
-    expect(`${name}-workers-headless`.length).toBeLessThanOrEqual(DNS_LABEL_MAX_LENGTH);
-    // controller-revision-hash label: <statefulset>-<hash of up to 10 characters>
-    expect(`${name}-zookeeper-0123456789`.length).toBeLessThanOrEqual(DNS_LABEL_MAX_LENGTH);
   });
 });
