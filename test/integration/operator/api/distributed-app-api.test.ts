@@ -129,6 +129,16 @@ describe('updates', () => {
     expect((await getApp('updates')).metadata.generation).toBe(before.metadata.generation! + 1);
   });
 
+  it('the scale subresource reports the selector and replicas an HPA needs', async () => {
+    const path = `/apis/capstan.dev/v1alpha1/namespaces/${ns}/distributedapps/updates/scale`;
+    const scale = JSON.parse((await kubectl(['get', '--raw', path])).stdout) as {
+      spec: { replicas: number };
+      status: { selector?: string };
+    };
+    expect(scale.spec.replicas).toBe(4);
+    expect(scale.status.selector).toBe('app=updates');
+  });
+
   it('kubectl get shows the printer columns and the capstan category lists the app', async () => {
     const { stdout } = await kubectl(['get', 'dapp', 'updates', '-n', ns]);
     expect(stdout.split('\n')[0]).toMatch(/NAME\s+READY\s+DESIRED\s+PARTITIONS\s+PHASE\s+AGE/);
