@@ -50,6 +50,9 @@ export interface Ports {
   etcdClient: number;
   etcdPeer: number;
   apiserver: number;
+  controllerManager: number;
+  scheduler: number;
+  kwok: number;
 }
 
 function componentSpecs(dir: string, bin: string, pki: Pki, ports: Ports): ComponentSpec[] {
@@ -80,6 +83,8 @@ function componentSpecs(dir: string, bin: string, pki: Pki, ports: Ports): Compo
         `--etcd-servers=${etcdUrl}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
+        // No real Service endpoints here: loopback is refused by the endpoint reconciler.
+        '--endpoint-reconciler-type=none',
         `--secure-port=${ports.apiserver}`,
         `--cert-dir=${join(dir, 'pki')}`,
         `--tls-cert-file=${pki.apiserverCert}`,
@@ -106,9 +111,10 @@ function componentSpecs(dir: string, bin: string, pki: Pki, ports: Ports): Compo
         `--authentication-kubeconfig=${kubeconfig}`,
         `--authorization-kubeconfig=${kubeconfig}`,
         '--bind-address=127.0.0.1',
-        '--secure-port=0',
+        `--secure-port=${ports.controllerManager}`,
+        `--cert-dir=${join(dir, 'pki', 'kube-controller-manager')}`,
         '--leader-elect=false',
-        '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
+        '--controllers=*,-node-ipam-controller',
         `--service-account-private-key-file=${pki.serviceAccountKey}`,
         `--root-ca-file=${pki.caCert}`,
         `--cluster-signing-cert-file=${pki.caCert}`,
@@ -133,7 +139,8 @@ function componentSpecs(dir: string, bin: string, pki: Pki, ports: Ports): Compo
         `--authentication-kubeconfig=${kubeconfig}`,
         `--authorization-kubeconfig=${kubeconfig}`,
         '--bind-address=127.0.0.1',
-        '--secure-port=0',
+        `--secure-port=${ports.scheduler}`,
+        `--cert-dir=${join(dir, 'pki', 'kube-scheduler')}`,
         '--leader-elect=false',
         '--kube-api-qps=500',
         '--kube-api-burst=1000',
@@ -151,7 +158,7 @@ function componentSpecs(dir: string, bin: string, pki: Pki, ports: Ports): Compo
         '--cidr=10.244.0.0/16',
         '--node-ip=10.0.0.1',
         '--node-lease-duration-seconds=40',
-        '--server-address=127.0.0.1:0',
+        `--server-address=127.0.0.1:${ports.kwok}`,
       ],
       log: log('kwok'),
     },
@@ -223,19 +230,35 @@ async function waitUntil(
   throw new ControlPlaneError(`${spec.name} ${why}; last lines of ${spec.log}:\n${logTail(spec.log)}`);
 }
 
-function healthCheck(name: string, server: string, pki: Pki, etcdPort: number): () => Promise<boolean> {
+/** GET https://127.0.0.1:port/healthz of a component serving a self-signed certificate. */
+function selfSignedHealthz(port: number): Promise<boolean> {
+  return new Promise((resolveGet) => {
+    const req = request(
+      `https://127.0.0.1:${port}/healthz`,
+      { rejectUnauthorized: false, timeout: 5000 },
+      (res) => {
+        res.resume();
+        resolveGet(res.statusCode === 200);
+      },
+    );
+    req.on('error', () => resolveGet(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+function healthCheck(name: string, server: string, pki: Pki, ports: Ports): () => Promise<boolean> {
   switch (name) {
     case 'etcd':
-      return async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok;
+      return async () => (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`)).ok;
     case 'kube-apiserver':
       return async () => (await apiserverGet(server, pki, '/readyz')).status === 200;
+    case 'kube-controller-manager':
+      return () => selfSignedHealthz(ports.controllerManager);
+    case 'kube-scheduler':
+      return () => selfSignedHealthz(ports.scheduler);
     default:
-      // The controller manager, scheduler and kwok have no health port here; staying alive for a
-      // moment is their check, and the tests prove them by their effects (pods scheduled and ready).
-      return async () => {
-        await sleep(500);
-        return true;
-      };
+      return async () => (await fetch(`http://127.0.0.1:${ports.kwok}/healthz`)).ok;
   }
 }
 
@@ -281,6 +304,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     etcdClient: await freePort(),
     etcdPeer: await freePort(),
     apiserver: await freePort(),
+    controllerManager: await freePort(),
+    scheduler: await freePort(),
+    kwok: await freePort(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kubeconfig = join(dir, 'kubeconfig');
@@ -291,7 +317,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       const started = { ...spec, pid: startDetached(spec) };
       state.components.push(started);
       await writeState(state);
-      await waitUntil(started, healthCheck(spec.name, server, pki, ports.etcdClient), 90_000);
+      await waitUntil(started, healthCheck(spec.name, server, pki, ports), 90_000);
     }
     await registerNodes(bin, kubeconfig, options.nodes ?? 3);
   } catch (err) {
@@ -325,5 +351,5 @@ export async function restartComponent(dir: string, name: (typeof ORDER)[number]
   c.pid = startDetached(c);
   await writeState(state);
   const pki = pkiPaths(join(dir, 'pki'));
-  await waitUntil(c, healthCheck(name, state.server, pki, state.ports.etcdClient), 90_000);
+  await waitUntil(c, healthCheck(name, state.server, pki, state.ports), 90_000);
 }
