@@ -48,7 +48,7 @@ function typeOf(node: JsonSchema, path: string): string {
   if (node['x-kubernetes-int-or-string'] === true) return 'quantity (int or string)';
   if (Array.isArray(node.enum)) return (node.enum as unknown[]).map(code).join(' \\| ');
   if (isObject(node)) return `[object](#${anchor(path)})`;
-  if (node.type === 'array') return `list of ${typeOf(asSchema(node.items), path)}`;
+  if (node.type === 'array') return `list of ${typeOf(asSchema(node.items), `${path}[]`)}`;
   if (node.type === 'object' && node.additionalProperties !== undefined) {
     return `map of ${typeOf(asSchema(node.additionalProperties), path)}`;
   }
@@ -72,8 +72,10 @@ function rules(node: JsonSchema): string[] {
 function collect(section: Section, out: Section[]): void {
   out.push(section);
   for (const [key, child] of propertiesOf(section.node)) {
-    const item = child.type === 'array' ? asSchema(child.items) : child;
-    if (isObject(item)) collect({ path: `${section.path}.${key}`, node: item }, out);
+    const list = child.type === 'array';
+    const item = list ? asSchema(child.items) : child;
+    const path = `${section.path}.${key}${list ? '[]' : ''}`;
+    if (isObject(item)) collect({ path, node: item }, out);
   }
 }
 

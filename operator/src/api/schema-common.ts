@@ -15,7 +15,7 @@ export function Image(defaultImage: string, what: string): TString {
   });
 }
 
-const ResourceList = (what: string) =>
+const ResourceList = (what: string, description: string) =>
   Type.Object(
     {
       cpu: Type.Optional(Quantity({ description: `CPU ${what}, in cores (for example 500m or 2).` })),
@@ -24,7 +24,7 @@ const ResourceList = (what: string) =>
         Quantity({ description: `Ephemeral storage ${what}, in bytes (for example 1Gi).` }),
       ),
     },
-    { description: `Compute resource ${what} (cpu, memory, ephemeral-storage).` },
+    { description },
   );
 
 /** CEL: for one resource, the request is not above the limit when both are set. */
@@ -47,8 +47,15 @@ function requestWithinLimit(resource: 'cpu' | 'memory'): CelRule {
 export const Resources = (what: string) =>
   Type.Object(
     {
-      requests: Type.Optional(ResourceList('requested')),
-      limits: Type.Optional(ResourceList('limit')),
+      requests: Type.Optional(
+        ResourceList(
+          'requested',
+          'Resources reserved for the container when it is scheduled (cpu, memory, ephemeral-storage).',
+        ),
+      ),
+      limits: Type.Optional(
+        ResourceList('limit', 'The most the container may use (cpu, memory, ephemeral-storage).'),
+      ),
     },
     {
       description: `Compute resources of ${what} (requests and limits, as in a container spec). Unset: none.`,
