@@ -8,6 +8,27 @@ export interface StatusEvent {
   message: string;
 }
 
+function readyEvents(previous: DistributedAppStatus | undefined, next: DistributedAppStatus): StatusEvent[] {
+  const wasReady = findCondition(previous, 'Ready')?.status === 'True';
+  const ready = findCondition(next, 'Ready');
+  if (ready?.status !== 'True' || wasReady) return [];
+  return [{ type: 'Normal', reason: 'Ready', message: ready.message }];
+}
+
+function degradedEvents(
+  previous: DistributedAppStatus | undefined,
+  next: DistributedAppStatus,
+): StatusEvent[] {
+  const before = findCondition(previous, 'Degraded');
+  const after = findCondition(next, 'Degraded');
+  const wasDegraded = before?.status === 'True';
+  if (after?.status === 'True') {
+    const news = !wasDegraded || before?.reason !== after.reason;
+    return news ? [{ type: 'Warning', reason: after.reason, message: after.message }] : [];
+  }
+  return wasDegraded ? [{ type: 'Normal', reason: 'Recovered', message: 'No longer degraded' }] : [];
+}
+
 /**
  * The events a person should see when the status moves from `previous` to `next`: the app becoming ready,
  * becoming degraded (or degraded for a new reason), and recovering. Nothing when nothing changed, so a
@@ -17,20 +38,5 @@ export function statusEvents(
   previous: DistributedAppStatus | undefined,
   next: DistributedAppStatus,
 ): StatusEvent[] {
-  const events: StatusEvent[] = [];
-  const wasReady = findCondition(previous, 'Ready')?.status === 'True';
-  const ready = findCondition(next, 'Ready');
-  if (ready?.status === 'True' && !wasReady) {
-    events.push({ type: 'Normal', reason: 'Ready', message: ready.message });
-  }
-  const before = findCondition(previous, 'Degraded');
-  const degraded = findCondition(next, 'Degraded');
-  const wasDegraded = before?.status === 'True';
-  if (degraded?.status === 'True' && (!wasDegraded || before?.reason !== degraded.reason)) {
-    events.push({ type: 'Warning', reason: degraded.reason, message: degraded.message });
-  }
-  if (wasDegraded && degraded?.status !== 'True') {
-    events.push({ type: 'Normal', reason: 'Recovered', message: 'No longer degraded' });
-  }
-  return events;
+  return [...readyEvents(previous, next), ...degradedEvents(previous, next)];
 }
