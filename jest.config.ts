@@ -11,6 +11,8 @@ const transform: Config['transform'] = {
 const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'node' };
 
 const config: Config = {
+  // Integration and e2e tests wait on real processes; each wait has its own deadline, this is the backstop.
+  testTimeout: 180_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
