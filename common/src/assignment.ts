@@ -22,9 +22,15 @@ export function rendezvousScore(partition: number, worker: string): number {
   return hash32(`${worker}\n${partition}`);
 }
 
-function byScore(partition: number): (a: string, b: string) => number {
-  return (a, b) =>
-    rendezvousScore(partition, b) - rendezvousScore(partition, a) || (a < b ? -1 : a > b ? 1 : 0);
+/** The candidate with the highest score for `partition` (ties: the earlier one); `candidates` are sorted. */
+function bestWorker(partition: number, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1;
+  for (const w of candidates) {
+    const score = rendezvousScore(partition, w);
+    if (score > bestScore) [best, bestScore] = [w, score];
+  }
+  return best;
 }
 
 /**
@@ -66,7 +72,10 @@ export function computeAssignment(
 
   const moved: AssignmentMove[] = [];
   for (const p of freed.sort((a, b) => a - b)) {
-    const to = workers.filter((w) => (held.get(w)?.length ?? 0) < (capacity.get(w) ?? 0)).sort(byScore(p))[0];
+    const to = bestWorker(
+      p,
+      workers.filter((w) => (held.get(w)?.length ?? 0) < (capacity.get(w) ?? 0)),
+    );
     if (to === undefined) throw new Error(`no capacity left for partition ${p}`); // unreachable: capacities sum to P
     held.get(to)?.push(p);
     moved.push({ partition: p, from: owners[p], to });
@@ -84,8 +93,9 @@ function capacities(held: ReadonlyMap<string, number[]>, partitions: number): Ma
   const base = Math.floor(partitions / n);
   const extra = partitions % n;
   const count = (w: string): number => held.get(w)?.length ?? 0;
+  const tie = new Map([...held.keys()].map((w) => [w, hash32(w)]));
   const ranked = [...held.keys()].sort(
-    (a, b) => count(b) - count(a) || hash32(b) - hash32(a) || (a < b ? -1 : a > b ? 1 : 0),
+    (a, b) => count(b) - count(a) || (tie.get(b) ?? 0) - (tie.get(a) ?? 0) || (a < b ? -1 : a > b ? 1 : 0),
   );
   return new Map(ranked.map((w, i) => [w, i < extra ? base + 1 : base]));
 }

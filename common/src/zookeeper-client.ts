@@ -22,7 +22,7 @@ export interface ConnectOptions {
   probeIntervalMs?: number;
   /**
    * The client reports `disconnected` once no probe sent in the last `disconnectAfterMs` was answered;
-   * default sessionTimeout / 2, so a partitioned client learns it is cut off well before the server
+   * default half the granted session timeout, so a partitioned client learns it is cut off well before the server
    * can expire its session (the server counts from the last request it received, which is never
    * earlier than the send time of the last answered probe).
    */
@@ -63,10 +63,13 @@ export interface ConnectedEvent {
   newSession: boolean;
 }
 
+/** Why the client stopped being connected: the server closed, the local probe heard nothing, the session expired, or close(). */
+export type DisconnectReason = 'server' | 'no-response' | 'expired' | 'closed';
+
 /** Events: `connected`, `disconnected` (reason), `expired`, `watch-error` (an exception thrown by a watch callback). */
 export interface ZooKeeperClientEvents {
   connected: [ConnectedEvent];
-  disconnected: [reason: 'server' | 'no-response' | 'expired'];
+  disconnected: [reason: DisconnectReason];
   expired: [];
   'watch-error': [error: unknown, path: string];
 }
@@ -280,8 +283,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     clearInterval(this.#probeTimer);
     this.#watches.clear();
     const wasConnected = this.#connected;
-    this.#connected = false;
     const raw = this.#raw;
+    this.#onDisconnected(raw, 'closed');
     if (wasConnected) await closeRaw(raw);
     else raw.close();
     raw.removeAllListeners();
@@ -315,7 +318,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     this.emit('connected', { sessionId: this.sessionId, newSession });
   }
 
-  #onDisconnected(raw: Client, reason: 'server' | 'no-response' | 'expired'): void {
+  #onDisconnected(raw: Client, reason: DisconnectReason): void {
     if (raw !== this.#raw || !this.#connected) return;
     this.#connected = false;
     this.emit('disconnected', reason);
@@ -334,13 +337,14 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
 
   #startProbe(): void {
     const interval = this.#options.probeIntervalMs ?? Math.max(50, Math.floor(this.#sessionTimeoutMs / 6));
-    const limit = this.#options.disconnectAfterMs ?? Math.floor(this.#sessionTimeoutMs / 2);
-    this.#probeTimer = setInterval(() => this.#probe(limit), interval);
+    this.#probeTimer = setInterval(() => this.#probe(), interval);
     this.#probeTimer.unref();
   }
 
-  #probe(limit: number): void {
+  #probe(): void {
     if (!this.#connected) return;
+    // The server may have granted a different session timeout than asked for: measure against that one.
+    const limit = this.#options.disconnectAfterMs ?? Math.floor(this.#raw.getSessionTimeout() / 2);
     if (this.#now() - this.#lastConfirmed > limit) {
       const raw = this.#raw;
       this.#onDisconnected(raw, 'no-response');

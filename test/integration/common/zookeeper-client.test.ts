@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { EphemeralRegistry } from '../../../common/src/ephemeral-registry.ts';
+import { connect, ZooKeeperErrorCode } from '../../../common/src/zookeeper-client.ts';
+import type { ConnectOptions, ZooKeeperClient } from '../../../common/src/zookeeper-client.ts';
+import { startZooKeeper, waitUntil } from '../../harness/services/index.ts';
+import type { ZooKeeperService } from '../../harness/services/index.ts';
+
+describe('ZooKeeperClient against a real server', () => {
+  let zk: ZooKeeperService;
+  const clients: ZooKeeperClient[] = [];
+
+  async function open(options: Partial<ConnectOptions> = {}): Promise<ZooKeeperClient> {
+    const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: 4_000, ...options });
+    clients.push(client);
+    return client;
+  }
+
+  const until = (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> =>
+    waitUntil(async () => await check(), { what, timeoutMs, intervalMs: 25 });
+
+  beforeAll(async () => {
+    zk = await startZooKeeper();
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await zk?.stop();
+  });
+
+  it('deletes ephemerals when their session closes', async () => {
+    const [a, b] = [await open(), await open()];
+    await a.create('/eph', 'x', 'ephemeral');
+    expect((await b.exists('/eph'))?.ephemeralOwner).toBe(a.sessionId);
+    await a.close();
+    expect(await b.exists('/eph')).toBeUndefined();
+  });
+
+  it('applies a transaction atomically and honours version 0 in it', async () => {
+    const c = await open();
+    await c.mkdirp('/tx');
+    await expect(c.transaction().create('/tx/a').create('/tx/a').commit()).rejects.toMatchObject({
+      code: ZooKeeperErrorCode.NODE_EXISTS,
+    });
+    expect(await c.exists('/tx/a')).toBeUndefined();
+    await c.create('/tx/v', 'one');
+    await c.transaction().check('/tx/v', 0).set('/tx/v', 'two', 0).create('/tx/b').commit();
+    expect((await c.get('/tx/v')).data.toString()).toBe('two');
+    await expect(c.transaction().check('/tx/v', 0).remove('/tx/b').commit()).rejects.toMatchObject({
+      code: ZooKeeperErrorCode.BAD_VERSION,
+    });
+    expect(await c.exists('/tx/b')).toBeDefined();
+  });
+
+  it('rejects a stale compare-and-set with BAD_VERSION', async () => {
+    const c = await open();
+    await c.create('/cas', 'a');
+    const stale = (await c.get('/cas')).stat.version;
+    await c.set('/cas', 'b', stale);
+    await expect(c.set('/cas', 'c', stale)).rejects.toMatchObject({ code: ZooKeeperErrorCode.BAD_VERSION });
+    await expect(c.remove('/missing')).rejects.toMatchObject({ code: ZooKeeperErrorCode.NO_NODE });
+  });
+
+  it('guards nodes with a digest ACL', async () => {
+    const owner = await open({ auth: { user: 'capstan', password: 's3cret' } });
+    const stranger = await open();
+    const intruder = await open({ auth: { user: 'capstan', password: 'wrong' } });
+    await owner.create('/secure', 'private');
+    expect((await owner.get('/secure')).data.toString()).toBe('private');
+    await expect(stranger.get('/secure')).rejects.toMatchObject({ code: ZooKeeperErrorCode.NO_AUTH });
+    await expect(intruder.set('/secure', 'x')).rejects.toMatchObject({ code: ZooKeeperErrorCode.NO_AUTH });
+  });
+
+  it('re-arms watches after every change', async () => {
+    const c = await open();
+    await c.mkdirp('/watched');
+    const lists: string[][] = [];
+    const values: (string | undefined)[] = [];
+    const stopChildren = c.watchChildren('/watched', (names) => lists.push(names ?? []));
+    const stopData = c.watchData('/watched-data', (node) => values.push(node?.data.toString()));
+    for (const name of ['a', 'b', 'c']) {
+      await c.create(`/watched/${name}`);
+      await until(`child ${name} seen`, () => lists.at(-1)?.includes(name) ?? false);
+    }
+    await c.create('/watched-data', 'v0');
+    for (const value of ['v1', 'v2', 'v3']) {
+      await c.set('/watched-data', value);
+      await until(`data ${value} seen`, () => values.at(-1) === value);
+    }
+    await c.remove('/watched-data');
+    await until('deletion seen', () => values.at(-1) === undefined);
+    stopChildren();
+    stopData();
+    expect(lists.at(-1)).toEqual(['a', 'b', 'c']);
+    expect(values[0]).toBeUndefined();
+  });
+
+  it('re-registers ephemerals on a fresh session after expiry', async () => {
+    const c = await open({ sessionTimeoutMs: 2_000 });
+    const observer = await open();
+    await c.mkdirp('/members');
+    const registry = new EphemeralRegistry(c);
+    await registry.register('/members/w1', '{"address":"127.0.0.1:1"}');
+    const before = c.sessionId;
+    let expired = 0;
+    c.on('expired', () => (expired += 1));
+    // Expire the session: a second client takes it over and closes it.
+    const thief = await connect({
+      connectString: zk.connectString,
+      session: c.session,
+      sessionTimeoutMs: 2_000,
+    });
+    await thief.close();
+    await until('expiry noticed', () => expired === 1);
+    await until('member re-created on the new session', async () => {
+      const stat = await observer.exists('/members/w1');
+      return c.connected && stat?.ephemeralOwner === c.sessionId;
+    });
+    expect(c.sessionId).not.toBe(before);
+    expect((await observer.get('/members/w1')).data.toString()).toBe('{"address":"127.0.0.1:1"}');
+    registry.close();
+  }, 30_000);
+
+  it('reports disconnection from its local timer when the server goes silent', async () => {
+    const c = await open({ sessionTimeoutMs: 4_000 });
+    const reasons: string[] = [];
+    c.on('disconnected', (reason) => reasons.push(reason));
+    const started = Date.now();
+    zk.members[0]!.pause();
+    try {
+      await until('disconnected', () => reasons.length > 0, 10_000);
+    } finally {
+      zk.members[0]!.resume();
+    }
+    const noticedMs = Date.now() - started;
+    expect(reasons[0]).toBe('no-response');
+    await until('connected again', () => c.connected, 20_000);
+    process.stdout.write(`silent server noticed after ${noticedMs} ms (session timeout 4000 ms)\n`);
+  }, 40_000);
+});
