@@ -133,9 +133,29 @@ describe('rebalancer with three workers', () => {
     );
 
     // A new worker takes only what balance needs, handed over by the current owners (release, then claim).
+    // In-flight work on the current owner holds the handoff back until it ends.
+    const holder = survivors[0]!;
+    const flights = new Map(
+      after.partitions.flatMap((e, p) => (e.owner === holder.id ? [[p, holder.ownership.begin(p)!]] : [])),
+    );
     await startWorker('w-d');
-    const live = [...survivors, workers.at(-1)!];
-    await until('four workers settled', () => settled(live));
+    const newcomer = workers.at(-1)!;
+    const handedOver = async (): Promise<number[]> =>
+      ((await assignment())?.partitions ?? []).flatMap((e, p) =>
+        e.owner === newcomer.id && flights.has(p) ? [p] : [],
+      );
+    await until(
+      'some of the holder’s partitions assigned to the newcomer',
+      async () => (await handedOver()).length > 0,
+    );
+    for (const p of await handedOver()) {
+      expect(holder.ownership.isServing(p)).toBeUndefined();
+      expect(newcomer.ownership.isServing(p)).toBeUndefined();
+      expect((await admin.exists(ownerPath(APP, p)))?.ephemeralOwner).toBe(holder.client.sessionId);
+    }
+    for (const flight of flights.values()) flight.end();
+    const live = [...survivors, newcomer];
+    await until('three workers settled again', () => settled(live));
     const final = (await assignment())!;
     const movedToD = final.partitions.filter((e, p) => e.owner !== after.partitions[p]!.owner);
     expect(movedToD.every((e) => e.owner === 'w-d')).toBe(true);
