@@ -12,7 +12,9 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 /** The app's spec followed by every desired object, as one multi-document YAML text. */
 function render(app: DistributedApp): string {
   const documents = [{ input: { metadata: app.metadata, spec: app.spec } }, ...desiredState(app, OBSERVED)];
-  return documents.map((doc) => stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  return documents
+    .map((doc) => stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false, singleQuote: true }))
+    .join('---\n');
 }
 
 describe('golden files (UPDATE_GOLDEN=1 regenerates them)', () => {

@@ -1,0 +1,209 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import type { V1ConfigMap, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
+import {
+  CONFIG_CHECKSUM_ANNOTATION,
+  RESTARTED_AT_ANNOTATION,
+} from '../../../../operator/src/model/checksum.ts';
+import { desiredState } from '../../../../operator/src/model/desired-state.ts';
+import type { DesiredObject } from '../../../../operator/src/model/desired-state.ts';
+import { HAPROXY_CONFIG_FILE } from '../../../../operator/src/model/haproxy-config-map.ts';
+import { ModelInputError } from '../../../../operator/src/model/model-error.ts';
+import { externalApp, minimalApp, OBSERVED, productionApp } from './fixtures.ts';
+import { find, podTemplate, ref } from './helpers.ts';
+
+/** Checksum annotation of each workload, by `kind/name`. */
+function checksums(objects: DesiredObject[]): Record<string, string | undefined> {
+  return Object.fromEntries(
+    objects
+      .filter((o) => podTemplate(o) !== undefined)
+      .map((o) => [ref(o), podTemplate(o)?.metadata?.annotations?.[CONFIG_CHECKSUM_ANNOTATION]]),
+  );
+}
+
+/** `kind/name` of the objects that differ between two desired states of the same app. */
+function changed(before: DesiredObject[], after: DesiredObject[]): string[] {
+  const old = new Map(before.map((o) => [ref(o), JSON.stringify(o)]));
+  return after.filter((o) => old.get(ref(o)) !== JSON.stringify(o)).map(ref);
+}
+
+function changedChecksums(edit: (app: DistributedApp) => void): string[] {
+  const app = productionApp();
+  const before = checksums(desiredState(app, OBSERVED));
+  edit(app);
+  const after = checksums(desiredState(app, OBSERVED));
+  return Object.keys(after).filter((key) => after[key] !== before[key]);
+}
+
+function workerEnv(objects: DesiredObject[], name: string): Record<string, unknown> {
+  const set = find<V1StatefulSet>(objects, 'StatefulSet', name);
+  const env = set.spec!.template.spec!.containers[0]!.env ?? [];
+  return Object.fromEntries(env.map((v) => [v.name, v.value ?? v.valueFrom]));
+}
+
+describe('rolling restarts', () => {
+  it('puts a config checksum on the ZooKeeper, Redis and HAProxy pod templates', () => {
+    const sums = checksums(desiredState(productionApp(), OBSERVED));
+    expect(sums).toEqual({
+      'StatefulSet/shop-zookeeper': expect.stringMatching(/^[0-9a-f]{64}$/),
+      'Deployment/shop-redis': expect.stringMatching(/^[0-9a-f]{64}$/),
+      'StatefulSet/shop-worker': undefined,
+      'Deployment/shop-haproxy': expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+  });
+
+  it.each([
+    [
+      'Redis maxMemory',
+      (a: DistributedApp) => (a.spec.cache.redis!.maxMemory = '2Gi'),
+      'Deployment/shop-redis',
+    ],
+    [
+      'Redis eviction policy',
+      (a: DistributedApp) => (a.spec.cache.redis!.evictionPolicy = 'volatile-lru'),
+      'Deployment/shop-redis',
+    ],
+    [
+      'the ensemble size',
+      (a: DistributedApp) => (a.spec.coordination.zookeeper!.replicas = 5),
+      'StatefulSet/shop-zookeeper',
+    ],
+    [
+      'the balance algorithm',
+      (a: DistributedApp) => (a.spec.loadBalancer.haproxy.algorithm = 'roundrobin'),
+      'Deployment/shop-haproxy',
+    ],
+  ])('a change of %s changes exactly that component checksum', (_what, edit, workload) => {
+    expect(changedChecksums(edit)).toEqual([workload]);
+  });
+
+  it('changes no checksum when only replica counts change', () => {
+    expect(
+      changedChecksums((a) => {
+        a.spec.workers.replicas = 7;
+        a.spec.loadBalancer.haproxy.replicas = 3;
+      }),
+    ).toEqual([]);
+  });
+
+  it('copies capstan.dev/restartedAt to the worker pod template and nothing else', () => {
+    const app = minimalApp();
+    const before = desiredState(app, OBSERVED);
+    app.metadata.annotations = { [RESTARTED_AT_ANNOTATION]: '2030-01-01T00:00:00Z' };
+    const after = desiredState(app, OBSERVED);
+    expect(changed(before, after)).toEqual(['StatefulSet/hello-worker']);
+    const template = podTemplate(find(after, 'StatefulSet', 'hello-worker'))!;
+    expect(template.metadata!.annotations).toEqual({ [RESTARTED_AT_ANNOTATION]: '2030-01-01T00:00:00Z' });
+  });
+});
+
+describe('external Redis and ZooKeeper', () => {
+  const objects = desiredState(externalApp(), {});
+
+  it('deploy nothing for those components', () => {
+    const components = new Set(objects.map((o) => o.metadata.labels!['app.kubernetes.io/component']));
+    expect([...components].sort()).toEqual(['load-balancer', 'worker']);
+  });
+
+  it('pass the connection through to the workers', () => {
+    const env = workerEnv(objects, 'counters-worker');
+    expect(env.CAPSTAN_REDIS_URL).toBe('rediss://redis.data.svc:6380');
+    expect(env.CAPSTAN_REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'counters-redis', key: 'password' } });
+    expect(env.CAPSTAN_ZOOKEEPER_CONNECT).toBe('zk-0.zk.data.svc:2181,zk-1.zk.data.svc:2181/capstan');
+  });
+});
+
+describe('Redis', () => {
+  it('stores the given password, immutable, and never one of its own', () => {
+    const secret = find<V1Secret>(desiredState(minimalApp(), OBSERVED), 'Secret', 'hello-redis-auth');
+    expect(secret.immutable).toBe(true);
+    expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe(OBSERVED.redisPassword);
+  });
+
+  it('refuses to build without the generated password', () => {
+    expect(() => desiredState(minimalApp(), {})).toThrow(ModelInputError);
+  });
+
+  it('keeps the password out of the ConfigMap and sets maxmemory in bytes without persistence', () => {
+    const config = find<V1ConfigMap>(
+      desiredState(productionApp(), OBSERVED),
+      'ConfigMap',
+      'shop-redis-config',
+    );
+    const text = config.data!['redis.conf']!;
+    expect(text).not.toContain(OBSERVED.redisPassword);
+    expect(text).toContain('maxmemory 1073741824\n');
+    expect(text).toContain('maxmemory-policy allkeys-lfu\n');
+    expect(text).toContain('save ""\n');
+    expect(text).toContain('appendonly no\n');
+  });
+});
+
+describe('workers', () => {
+  it('get the Sentry DSN from the referenced Secret, and none while that Secret is missing', () => {
+    const app = productionApp();
+    const withSecret = workerEnv(desiredState(app, OBSERVED), 'shop-worker');
+    expect(withSecret.SENTRY_DSN).toEqual({ secretKeyRef: { name: 'shop-sentry', key: 'dsn' } });
+    const without = workerEnv(
+      desiredState(app, { ...OBSERVED, sentryDsnSecretExists: false }),
+      'shop-worker',
+    );
+    expect(without.SENTRY_DSN).toBeUndefined();
+  });
+
+  it('name every ZooKeeper member by its stable DNS name in the connect string', () => {
+    const env = workerEnv(desiredState(productionApp(), OBSERVED), 'shop-worker');
+    expect(env.CAPSTAN_ZOOKEEPER_CONNECT).toBe(
+      [0, 1, 2]
+        .map((i) => `shop-zookeeper-${i}.shop-zookeeper-headless.demo.svc.cluster.local:2181`)
+        .join(','),
+    );
+  });
+});
+
+describe('ZooKeeper', () => {
+  it('names each member by its stable DNS name, ids from the ordinal', () => {
+    const config = find<V1ConfigMap>(
+      desiredState(productionApp(), OBSERVED),
+      'ConfigMap',
+      'shop-zookeeper-config',
+    );
+    const text = config.data!['zoo.cfg']!;
+    for (const i of [0, 1, 2]) {
+      expect(text).toContain(
+        `server.${i + 1}=shop-zookeeper-${i}.shop-zookeeper-headless.demo.svc.cluster.local:2888:3888`,
+      );
+    }
+    expect(text).toContain('4lw.commands.whitelist=ruok,srvr,mntr');
+  });
+});
+
+/** The HAProxy binary (Debian installs it in /usr/sbin, which is not always on PATH). */
+const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
+
+describe('HAProxy config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capstan-haproxy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['minimal', minimalApp],
+    ['production', productionApp],
+  ])('of the %s app passes haproxy -c', (name, build) => {
+    const app = build();
+    const config = find<V1ConfigMap>(
+      desiredState(app, OBSERVED),
+      'ConfigMap',
+      `${app.metadata.name}-haproxy-config`,
+    );
+    const text = config.data![HAPROXY_CONFIG_FILE]!;
+    expect(text).toContain('parse-resolv-conf');
+    expect(text).toContain(`resolvers dns`);
+    const path = join(dir, `${name}.cfg`);
+    writeFileSync(path, text);
+    expect(() => execFileSync(HAPROXY, ['-c', '-f', path], { stdio: 'pipe' })).not.toThrow();
+  });
+});
