@@ -1,0 +1,195 @@
+/**
+ * The DistributedApp reconciler. Each reconcile, level-triggered from the caches:
+ *  1. read the app (gone or being deleted: garbage collection removes what it owned);
+ *  2. observe the inputs of the builders (Redis password, referenced Secrets);
+ *  3. build the desired objects (pure builders, in dependency order);
+ *  4. apply each through the server-side-apply helper (no write when already applied);
+ *  5. prune objects it owns that are no longer wanted (e.g. Redis after switching to an external one);
+ *  6. compute the status, lay run-time trouble over it, write it only when it changed;
+ *  7. record events for the transitions a person should see;
+ *  8. retry with backoff while something is wrong.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { DistributedApp } from '../api/schema.ts';
+import { desiredState, type DesiredObject } from '../model/desired-state.ts';
+import { ModelInputError } from '../model/model-error.ts';
+import { appNames } from '../model/names.ts';
+import type { Observed, OperatorPeer } from '../model/observed.ts';
+import { computeStatus, type ObservedChildren } from '../model/status.ts';
+import { statusEvents } from '../model/status-events.ts';
+import {
+  done,
+  retry,
+  systemClock,
+  terminal,
+  type Clock,
+  type Logger,
+  type ReconcileContext,
+  type Reconciler,
+  type Request,
+  type Result,
+} from '../runtime/index.ts';
+import { applyObject, deleteObject, type ApplyObject } from './apply.ts';
+import { failingReasons } from './cache-views.ts';
+import { ControllerError } from './errors.ts';
+import type { EventRecorder } from './events.ts';
+import { redisPassword } from './redis-password.ts';
+import { describeMissing, missingSecrets, secretHasKey } from './referenced-secrets.ts';
+import { OWNED_RESOURCES, type OwnedKind } from './resources.ts';
+import type { StatusWriter } from './status-writer.ts';
+import { withTrouble, type Trouble } from './trouble.ts';
+import type { AppCaches } from './watches.ts';
+
+/** Options of `DistributedAppReconciler`. */
+export interface DistributedAppReconcilerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly caches: AppCaches;
+  readonly status: StatusWriter;
+  readonly events: EventRecorder;
+  readonly logger: Logger;
+  /** Cluster DNS domain for the builders; default theirs (`cluster.local`). */
+  readonly clusterDomain?: string;
+  /** The operator's pods, allowed through the NetworkPolicies; default the chart's. */
+  readonly operatorPeer?: OperatorPeer;
+  readonly clock?: Clock;
+}
+
+function key(kind: string, name: string): string {
+  return `${kind}/${name}`;
+}
+
+function controlledBy(obj: KubernetesObject, uid: string): boolean {
+  return (obj.metadata?.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === uid);
+}
+
+/** See the module comment. */
+export class DistributedAppReconciler implements Reconciler {
+  readonly #o: DistributedAppReconcilerOptions;
+  readonly #clock: Clock;
+
+  constructor(options: DistributedAppReconcilerOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async reconcile(request: Request, { signal }: ReconcileContext): Promise<Result> {
+    const cached = this.#o.caches.apps.get(request.namespace, request.name);
+    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return done();
+    const app = this.#o.status.current(cached);
+    const observed = await this.#observe(app, signal);
+    let desired: DesiredObject[];
+    try {
+      desired = desiredState(app, observed);
+    } catch (error: unknown) {
+      if (!(error instanceof ModelInputError)) throw error;
+      await this.#report(app, [{ reason: 'InvalidSpec', message: error.message }], signal);
+      return terminal(error);
+    }
+    const trouble = [...this.#secretTrouble(app), ...(await this.#applyAll(desired, signal))];
+    if (trouble.length === 0) await this.#prune(app, desired, signal);
+    await this.#report(app, trouble, signal);
+    if (trouble.length === 0) return done();
+    return retry(new ControllerError('ERR_APP_DEGRADED', trouble.map((t) => t.message).join('; ')));
+  }
+
+  async #observe(app: DistributedApp, signal: AbortSignal): Promise<Observed> {
+    const { caches, kubeConfig } = this.#o;
+    const sentry = app.spec.errorReporting?.sentry?.dsnSecretRef;
+    const namespace = app.metadata.namespace ?? '';
+    return {
+      ...(app.spec.cache.redis === undefined
+        ? {}
+        : { redisPassword: await redisPassword(app, { kubeConfig, secrets: caches.secrets, signal }) }),
+      ...(sentry === undefined
+        ? {}
+        : {
+            sentryDsnSecretExists: secretHasKey(caches.secrets, namespace, {
+              name: sentry.name,
+              key: sentry.key ?? 'dsn',
+              field: '',
+            }),
+          }),
+      ...(this.#o.clusterDomain === undefined ? {} : { clusterDomain: this.#o.clusterDomain }),
+      ...(this.#o.operatorPeer === undefined ? {} : { operator: this.#o.operatorPeer }),
+    };
+  }
+
+  #secretTrouble(app: DistributedApp): Trouble[] {
+    const missing = missingSecrets(app, this.#o.caches.secrets);
+    return missing.length === 0 ? [] : [{ reason: 'SecretMissing', message: describeMissing(missing) }];
+  }
+
+  /** Applies every object in order; a rejected object becomes trouble and the others are still applied. */
+  async #applyAll(desired: readonly DesiredObject[], signal: AbortSignal): Promise<Trouble[]> {
+    const trouble: Trouble[] = [];
+    let applied = 0;
+    for (const object of desired) {
+      const live = this.#o.caches.owned[object.kind as OwnedKind].get(
+        object.metadata.namespace,
+        object.metadata.name,
+      );
+      try {
+        if ((await applyObject(this.#o.kubeConfig, object, live, signal)) === 'applied') applied++;
+      } catch (error: unknown) {
+        if (!(error instanceof ControllerError) || error.code !== 'ERR_APPLY_REJECTED') throw error;
+        trouble.push({ reason: 'ApplyFailed', message: error.message });
+      }
+    }
+    if (applied > 0) this.#o.logger.info({ applied, objects: desired.length }, 'applied changed objects');
+    return trouble;
+  }
+
+  /** Deletes objects this app controls that are no longer desired. */
+  async #prune(app: DistributedApp, desired: readonly DesiredObject[], signal: AbortSignal): Promise<void> {
+    const wanted = new Set(desired.map((o) => key(o.kind, o.metadata.name)));
+    const namespace = app.metadata.namespace ?? '';
+    const uid = app.metadata.uid ?? '';
+    for (const kind of Object.keys(OWNED_RESOURCES) as OwnedKind[]) {
+      const stale = this.#o.caches.owned[kind]
+        .list(namespace)
+        .filter((obj) => controlledBy(obj, uid) && !wanted.has(key(kind, obj.metadata?.name ?? '')));
+      for (const obj of stale) {
+        this.#o.logger.info({ kind, name: obj.metadata?.name }, 'deleting object no longer wanted');
+        await deleteObject(this.#o.kubeConfig, { ...obj, kind } as ApplyObject, signal);
+      }
+    }
+  }
+
+  #children(app: DistributedApp): ObservedChildren {
+    const { owned, pods } = this.#o.caches;
+    const namespace = app.metadata.namespace ?? '';
+    const names = appNames(app.metadata.name ?? '');
+    const failingPods = pods
+      .list(namespace)
+      .filter((pod) => pod.metadata?.labels?.['app.kubernetes.io/instance'] === app.metadata.name)
+      .flatMap((pod) =>
+        failingReasons(pod)
+          .slice(0, 1)
+          .map((reason) => ({ name: pod.metadata?.name ?? '', reason })),
+      );
+    return {
+      zookeeper: owned.StatefulSet.get(namespace, names.zookeeper),
+      redis: owned.Deployment.get(namespace, names.redis),
+      workers: owned.StatefulSet.get(namespace, names.workers),
+      haproxy: owned.Deployment.get(namespace, names.haproxy),
+      failingPods,
+    };
+  }
+
+  /** Writes the status when it changed, then records the events of the change. */
+  async #report(app: DistributedApp, trouble: readonly Trouble[], signal: AbortSignal): Promise<void> {
+    const now = new Date(this.#clock.now());
+    const children = this.#children(app);
+    const sentry = app.spec.errorReporting?.sentry;
+    if (sentry !== undefined) {
+      children.sentryDsnSecretExists = secretHasKey(this.#o.caches.secrets, app.metadata.namespace ?? '', {
+        name: sentry.dsnSecretRef.name,
+        key: sentry.dsnSecretRef.key ?? 'dsn',
+        field: '',
+      });
+    }
+    const next = withTrouble(app, computeStatus(app, children, now), trouble, now);
+    if (!(await this.#o.status.write(app, next, signal))) return;
+    for (const event of statusEvents(app.status, next)) await this.#o.events.record(app, event);
+  }
+}

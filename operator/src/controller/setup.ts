@@ -1,0 +1,58 @@
+import type { Controller, Logger, Manager } from '../runtime/index.ts';
+import type { OperatorPeer } from '../model/observed.ts';
+import { DistributedAppReconciler } from './distributed-app-reconciler.ts';
+import { EventRecorder } from './events.ts';
+import { StatusWriter } from './status-writer.ts';
+import { watchDistributedApps, type AppCaches } from './watches.ts';
+
+/** Options of `addDistributedAppController`. */
+export interface DistributedAppControllerOptions {
+  /** Namespaces to watch; empty: all. */
+  readonly namespaces: readonly string[];
+  /** Default 1. */
+  readonly maxConcurrentReconciles?: number;
+  /** This operator instance, named in the events it records. */
+  readonly identity: string;
+  readonly logger: Logger;
+  readonly clusterDomain?: string;
+  readonly operatorPeer?: OperatorPeer;
+}
+
+/** The controller and the caches it reads. */
+export interface DistributedAppController {
+  readonly controller: Controller;
+  readonly caches: AppCaches;
+}
+
+/**
+ * Adds the DistributedApp controller to `manager`: its informers (started with the manager) and a
+ * controller whose workers run while the manager leads.
+ */
+export function addDistributedAppController(
+  manager: Manager,
+  options: DistributedAppControllerOptions,
+): DistributedAppController {
+  const slot: { reconciler?: DistributedAppReconciler } = {};
+  const controller = manager.controller({
+    name: 'distributedapp',
+    maxConcurrentReconciles: options.maxConcurrentReconciles,
+    reconciler: {
+      reconcile: (request, context) => {
+        if (slot.reconciler === undefined) throw new Error('reconciler used before its caches exist');
+        return slot.reconciler.reconcile(request, context);
+      },
+    },
+  });
+  const caches = watchDistributedApps(manager, controller, options.namespaces);
+  const kubeConfig = manager.kubeConfig;
+  slot.reconciler = new DistributedAppReconciler({
+    kubeConfig,
+    caches,
+    status: new StatusWriter(kubeConfig),
+    events: new EventRecorder({ kubeConfig, instance: options.identity, logger: options.logger }),
+    logger: options.logger.child({ controller: 'distributedapp' }),
+    ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
+    ...(options.operatorPeer === undefined ? {} : { operatorPeer: options.operatorPeer }),
+  });
+  return { controller, caches };
+}

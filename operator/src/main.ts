@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * `capstan-operator`: runs the DistributedApp controller in-cluster or from a kubeconfig. `--help` lists
+ * the flags. Exits 0 after SIGTERM/SIGINT (the Lease is released so a standby takes over at once), 1 when
+ * leadership is lost or start-up fails, 2 on invalid flags.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { ConfigError, parseConfig, usage, type OperatorConfig } from './config.ts';
+import { addDistributedAppController } from './controller/setup.ts';
+import { buildHealthServer, createLogger, Manager, type Logger } from './runtime/index.ts';
+
+function kubeConfig(config: OperatorConfig): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.kubeconfig === undefined) kc.loadFromCluster();
+  else kc.loadFromFile(config.kubeconfig);
+  return kc;
+}
+
+function sameAddress(config: OperatorConfig): boolean {
+  const { metricsAddress: m, healthAddress: h } = config;
+  return m !== undefined && h !== undefined && m.host === h.host && m.port === h.port;
+}
+
+async function serveMetrics(manager: Manager, registry: Registry, config: OperatorConfig): Promise<void> {
+  if (config.metricsAddress === undefined || sameAddress(config)) return;
+  const server = buildHealthServer({ checks: manager.health, registry });
+  await server.listen(config.metricsAddress);
+  void manager.done().finally(() => server.close());
+}
+
+async function run(config: OperatorConfig, log: Logger): Promise<void> {
+  const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const registry = new Registry();
+  const health = config.healthAddress ?? (sameAddress(config) ? config.metricsAddress : undefined);
+  const manager = new Manager({
+    kubeConfig: kubeConfig(config),
+    registry,
+    logger: log,
+    ...(health === undefined ? {} : { health }),
+    ...(config.leaderElect
+      ? {
+          leaderElection: {
+            namespace: config.leaderElectionNamespace,
+            name: config.leaderElectionId,
+            identity,
+            leaseDurationMs: config.leaseDurationMs,
+            renewDeadlineMs: config.renewDeadlineMs,
+            retryPeriodMs: config.retryPeriodMs,
+          },
+        }
+      : {}),
+  });
+  addDistributedAppController(manager, {
+    namespaces: config.namespaces,
+    maxConcurrentReconciles: config.maxConcurrentReconciles,
+    identity,
+    logger: log,
+    ...(config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain }),
+  });
+  manager.handleSignals();
+  await manager.start();
+  await serveMetrics(manager, registry, config);
+  log.info(
+    {
+      identity,
+      namespaces: config.namespaces.length === 0 ? 'all' : config.namespaces,
+      health: manager.healthAddress(),
+    },
+    'capstan-operator started',
+  );
+  await manager.done();
+}
+
+function main(): void {
+  let config: OperatorConfig | 'help';
+  try {
+    config = parseConfig(process.argv.slice(2), process.env);
+  } catch (error: unknown) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`capstan-operator: ${error.message}\nRun capstan-operator --help for the flags.\n`);
+    process.exit(2);
+  }
+  if (config === 'help') {
+    process.stdout.write(usage());
+    return;
+  }
+  const log = createLogger({ level: config.logLevel });
+  process.on('unhandledRejection', (reason: unknown) => log.error({ err: reason }, 'unhandled rejection'));
+  run(config, log).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log.fatal({ err: error }, 'capstan-operator stopped');
+      process.exit(1);
+    },
+  );
+}
+
+main();
