@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { partitionOf } from '../common/src/partition.ts';
 import { freePort, waitUntil } from '../test/harness/services/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 
@@ -152,11 +153,11 @@ async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
     const path = (i: number): string => `/v1/cache/${keys[i % keys.length]}`;
     const viaHaproxy = await measure(fleet.url, path, seconds);
     const direct = await measure(`http://127.0.0.1:${port}`, path, seconds);
-    const oneWorker = await measure(
-      [...fleet.workers.values()].find((w) => w.process.running)!.url,
-      path,
-      seconds,
-    );
+    const worker = [...fleet.workers.values()].find((w) => w.process.running)!;
+    const oneWorker = await measure(worker.url, path, seconds);
+    const status = (await (await fetch(`${worker.url}/_capstan/status`)).json()) as { owned: number[] };
+    const own = keys.filter((k) => status.owned.includes(partitionOf(k, PARTITIONS)));
+    const ownerOnly = await measure(worker.url, (i) => `/v1/cache/${own[i % own.length]}`, seconds);
     console.log(
       `\n## Cache-hit data path, ${seconds} s each, 32 connections, 100 hot keys, one 2-core machine`,
     );
@@ -165,6 +166,7 @@ async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
     for (const [name, r] of [
       ['HAProxy -> worker (-> owner) -> Redis', viaHaproxy],
       ['one worker directly (-> owner) -> Redis', oneWorker],
+      ['one worker directly, only keys it owns -> Redis', ownerOnly],
       ['plain fastify + ioredis', direct],
     ] as const) {
       console.log(`| ${name} | ${r.requests} | ${r.errors} | ${r.rps} | ${r.p50} | ${r.p99} |`);
