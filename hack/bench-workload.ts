@@ -41,38 +41,61 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
-/** Closed-loop load for `seconds` with `concurrency` connections; GETs `path(i)` on `origin`. */
-async function measure(origin: string, path: (i: number) => string, seconds: number, concurrency = 32) {
-  const pool = new Pool(origin, { connections: concurrency });
-  const latencies: number[] = [];
-  let errors = 0;
+/** One load target of the data-path comparison. */
+interface Target {
+  name: string;
+  origin: string;
+  path: (i: number) => string;
+}
+
+/** Totals of one target over every round. */
+interface Tally {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+}
+
+/** Closed-loop load on one target for `seconds` with `concurrency` connections, added to `tally`. */
+async function measureOnce(target: Target, seconds: number, tally: Tally, concurrency = 32): Promise<void> {
+  const pool = new Pool(target.origin, { connections: concurrency });
   let i = 0;
   const end = performance.now() + seconds * 1000;
   const loop = async (): Promise<void> => {
     while (performance.now() < end) {
       const started = performance.now();
       try {
-        const response = await pool.request({ method: 'GET', path: path(i++) });
+        const response = await pool.request({ method: 'GET', path: target.path(i++) });
         await response.body.text();
-        if (response.statusCode !== 200) errors++;
-        latencies.push(performance.now() - started);
+        if (response.statusCode !== 200) tally.errors++;
+        tally.latencies.push(performance.now() - started);
       } catch {
-        errors++;
+        tally.errors++;
       }
     }
   };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, loop));
-  const elapsed = (performance.now() - t0) / 1000;
+  tally.seconds += (performance.now() - t0) / 1000;
   await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    requests: latencies.length,
-    errors,
-    rps: Math.round(latencies.length / elapsed),
-    p50: percentile(latencies, 0.5).toFixed(2),
-    p99: percentile(latencies, 0.99).toFixed(2),
-  };
+}
+
+/**
+ * Measures every target in interleaved one-second rounds (A B C D A B C D ...), so that load from other
+ * work on the machine affects them alike; `seconds` rounds per target.
+ */
+async function measureInterleaved(targets: Target[], seconds: number): Promise<string[]> {
+  const tallies = targets.map((): Tally => ({ latencies: [], errors: 0, seconds: 0 }));
+  for (let round = 0; round < seconds; round++) {
+    for (const [i, target] of targets.entries()) await measureOnce(target, 1, tallies[i]!);
+  }
+  return targets.map((target, i) => {
+    const t = tallies[i]!;
+    const sorted = [...t.latencies].sort((a, b) => a - b);
+    const rps = Math.round(sorted.length / t.seconds);
+    const p50 = percentile(sorted, 0.5).toFixed(2);
+    const p99 = percentile(sorted, 0.99).toFixed(2);
+    return `| ${target.name} | ${sorted.length} | ${t.errors} | ${rps} | ${p50} | ${p99} |`;
+  });
 }
 
 async function failover(fleet: LocalFleet, kills: number): Promise<void> {
@@ -151,26 +174,28 @@ async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
       what: 'baseline up',
     });
     const path = (i: number): string => `/v1/cache/${keys[i % keys.length]}`;
-    const viaHaproxy = await measure(fleet.url, path, seconds);
-    const direct = await measure(`http://127.0.0.1:${port}`, path, seconds);
     const worker = [...fleet.workers.values()].find((w) => w.process.running)!;
-    const oneWorker = await measure(worker.url, path, seconds);
     const status = (await (await fetch(`${worker.url}/_capstan/status`)).json()) as { owned: number[] };
     const own = keys.filter((k) => status.owned.includes(partitionOf(k, PARTITIONS)));
-    const ownerOnly = await measure(worker.url, (i) => `/v1/cache/${own[i % own.length]}`, seconds);
+    const rows = await measureInterleaved(
+      [
+        { name: 'HAProxy -> any worker (-> owner) -> Redis', origin: fleet.url, path },
+        { name: 'one worker directly (-> owner) -> Redis', origin: worker.url, path },
+        {
+          name: 'one worker directly, only keys it owns -> Redis',
+          origin: worker.url,
+          path: (i) => `/v1/cache/${own[i % own.length]}`,
+        },
+        { name: 'plain fastify + ioredis', origin: `http://127.0.0.1:${port}`, path },
+      ],
+      seconds,
+    );
     console.log(
-      `\n## Cache-hit data path, ${seconds} s each, 32 connections, 100 hot keys, one 2-core machine`,
+      `\n## Cache-hit data path: ${seconds} interleaved 1 s rounds per path, 32 connections, 100 hot keys, one 2-core machine`,
     );
     console.log('| path | requests | errors | req/s | p50 ms | p99 ms |');
     console.log('|---|---|---|---|---|---|');
-    for (const [name, r] of [
-      ['HAProxy -> worker (-> owner) -> Redis', viaHaproxy],
-      ['one worker directly (-> owner) -> Redis', oneWorker],
-      ['one worker directly, only keys it owns -> Redis', ownerOnly],
-      ['plain fastify + ioredis', direct],
-    ] as const) {
-      console.log(`| ${name} | ${r.requests} | ${r.errors} | ${r.rps} | ${r.p50} | ${r.p99} |`);
-    }
+    for (const row of rows) console.log(row);
   } finally {
     baseline.kill('SIGTERM');
   }
