@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+/**
+ * Operator benchmark (a script, not a test). On a fresh local control plane (or $KUBECONFIG with
+ * --kubeconfig), it creates N DistributedApps at once and reports:
+ *  - time until all are Ready, against the time to apply the same rendered objects directly (the same
+ *    server-side applies, same concurrency, no operator) until all their workloads are ready: the ratio;
+ *  - the operator's peak RSS;
+ *  - API requests per reconcile and writes per app;
+ *  - write requests during --steady-seconds of steady state (should be 0).
+ *
+ *   node hack/bench-operator.ts [--apps 100] [--concurrency 4] [--steady-seconds 60] [--kubeconfig FILE]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { applyDefaults } from '../operator/src/api/defaults.ts';
+import type { DistributedApp } from '../operator/src/api/schema.ts';
+import { send } from '../operator/src/controller/api-client.ts';
+import { applyObject } from '../operator/src/controller/apply.ts';
+import { desiredState } from '../operator/src/model/desired-state.ts';
+import { startControlPlane, stopControlPlane } from '../test/harness/control-plane.ts';
+import { runTool } from '../test/harness/kube.ts';
+import { freePort } from '../test/harness/services/ports.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    apps: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '4' },
+    'steady-seconds': { type: 'string', default: '60' },
+    kubeconfig: { type: 'string' },
+  },
+});
+const N = Number(args.apps);
+const CONCURRENCY = Number(args.concurrency);
+const PODS_PER_APP = 5;
+
+const SPEC = { workers: { upstream: 'http://backend.default.svc:8080', replicas: 2 } };
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function kubectl(kubeconfig: string, argv: string[], input?: string): Promise<string> {
+  return (await runTool('kubectl', ['--kubeconfig', kubeconfig, ...argv], { input })).stdout;
+}
+
+async function applyList(kubeconfig: string, items: unknown[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 500) {
+    const list = { apiVersion: 'v1', kind: 'List', items: items.slice(i, i + 500) };
+    await kubectl(kubeconfig, ['apply', '--server-side', '-f', '-'], JSON.stringify(list));
+  }
+}
+
+/** Fake kwok nodes (110 pods each) and PersistentVolumes for the ZooKeeper members of both runs. */
+async function prepareCluster(kubeconfig: string): Promise<void> {
+  const nodes = Math.ceil((2 * N * PODS_PER_APP) / 100) + 1;
+  await applyList(
+    kubeconfig,
+    Array.from({ length: nodes }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: `bench-node-${i}`,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { type: 'kwok', 'kubernetes.io/hostname': `bench-node-${i}`, 'kubernetes.io/os': 'linux' },
+      },
+    })),
+  );
+  await applyList(
+    kubeconfig,
+    Array.from({ length: 2 * N + 2 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: `bench-pv-${i}` },
+      spec: {
+        capacity: { storage: '10Gi' },
+        accessModes: ['ReadWriteOnce'],
+        hostPath: { path: `/tmp/pv-${i}` },
+      },
+    })),
+  );
+  await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', join(root, 'crds')]);
+  await kubectl(kubeconfig, ['wait', '--for=condition=Established', 'crd/distributedapps.capstan.dev']);
+  for (const ns of ['bench-direct', 'bench-operator']) await kubectl(kubeconfig, ['create', 'namespace', ns]);
+}
+
+function appName(i: number): string {
+  return `app-${String(i).padStart(4, '0')}`;
+}
+
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+async function listItems<T>(kc: KubeConfig, path: string): Promise<T[]> {
+  const response = await send(kc, { method: 'GET', path });
+  return (response.body as { items?: T[] } | undefined)?.items ?? [];
+}
+
+interface Workload {
+  metadata: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { readyReplicas?: number; observedGeneration?: number };
+}
+
+async function readyWorkloads(kc: KubeConfig, ns: string): Promise<number> {
+  const lists = await Promise.all(
+    ['statefulsets', 'deployments'].map((plural) =>
+      listItems<Workload>(kc, `/apis/apps/v1/namespaces/${ns}/${plural}`),
+    ),
+  );
+  return lists
+    .flat()
+    .filter(
+      (w) =>
+        (w.status?.readyReplicas ?? 0) === (w.spec?.replicas ?? 1) &&
+        (w.status?.observedGeneration ?? 0) >= (w.metadata.generation ?? 0),
+    ).length;
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60 * 60_000;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(500);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The baseline: the same server-side applies the operator makes, without the operator. */
+async function direct(kc: KubeConfig): Promise<number> {
+  const started = Date.now();
+  const apps = Array.from({ length: N }, (_, i) => i);
+  await inParallel(apps, CONCURRENCY, async (i) => {
+    const app = applyDefaults({
+      apiVersion: 'capstan.dev/v1alpha1',
+      kind: 'DistributedApp',
+      metadata: { name: appName(i), namespace: 'bench-direct', uid: `direct-${i}`, generation: 1 },
+      spec: SPEC,
+    });
+    for (const object of desiredState(app, { redisPassword: 'x'.repeat(48) })) {
+      const { ownerReferences: _none, ...metadata } = object.metadata;
+      await applyObject(kc, { ...object, metadata }, undefined);
+    }
+  });
+  await waitUntil('direct workloads ready', async () => (await readyWorkloads(kc, 'bench-direct')) === 4 * N);
+  return Date.now() - started;
+}
+
+function metric(text: string, name: string, filter: RegExp = /.*/): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`).exec(line);
+    if (match !== null && filter.test(match[1] ?? '')) total += Number(match[2]);
+  }
+  return total;
+}
+
+async function metricsOf(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+function writes(text: string): number {
+  return (
+    metric(text, 'rest_client_requests_total', /method="(POST|PUT|PATCH|DELETE)"/) -
+    metric(text, 'leader_election_lease_writes_total')
+  );
+}
+
+function peakRssMiB(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Math.round(Number(match?.[1] ?? 0) / 1024);
+}
+
+async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<string, number>> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'operator/src/main.ts'),
+      `--kubeconfig=${kubeconfig}`,
+      '--namespaces=bench-operator',
+      '--leader-election-namespace=bench-operator',
+      '--metrics-bind-address=0',
+      `--health-probe-bind-address=127.0.0.1:${port}`,
+      `--max-concurrent-reconciles=${CONCURRENCY}`,
+      '--log-level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  try {
+    await waitUntil('operator leading', async () =>
+      (await metricsOf(url).catch(() => '')).includes(
+        'leader_election_master_status{name="capstan-operator"} 1',
+      ),
+    );
+    const before = await metricsOf(url);
+    const started = Date.now();
+    await applyList(
+      kubeconfig,
+      Array.from({ length: N }, (_, i) => ({
+        apiVersion: 'capstan.dev/v1alpha1',
+        kind: 'DistributedApp',
+        metadata: { name: appName(i), namespace: 'bench-operator' },
+        spec: SPEC,
+      })),
+    );
+    await waitUntil('all DistributedApps Ready', async () => {
+      const apps = await listItems<DistributedApp>(
+        kc,
+        '/apis/capstan.dev/v1alpha1/namespaces/bench-operator/distributedapps',
+      );
+      return (
+        apps.filter(
+          (a) =>
+            a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+            a.status.observedGeneration === a.metadata.generation,
+        ).length === N
+      );
+    });
+    const convergeMs = Date.now() - started;
+    await sleep(5000);
+    const converged = await metricsOf(url);
+    log(`converged in ${convergeMs} ms; measuring ${args['steady-seconds']} s of steady state`);
+    await sleep(Number(args['steady-seconds']) * 1000);
+    const steady = await metricsOf(url);
+    const requests =
+      metric(converged, 'rest_client_requests_total') - metric(before, 'rest_client_requests_total');
+    const reconciles =
+      metric(converged, 'controller_runtime_reconcile_total') -
+      metric(before, 'controller_runtime_reconcile_total');
+    return {
+      convergeMs,
+      peakRssMiB: peakRssMiB(child.pid ?? 0),
+      reconciles,
+      requestsPerReconcile: Math.round((requests / Math.max(1, reconciles)) * 10) / 10,
+      writesPerApp: Math.round(((writes(converged) - writes(before)) / N) * 10) / 10,
+      steadyStateWrites: writes(steady) - writes(converged),
+    };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  let dir: string | undefined;
+  let kubeconfig = args.kubeconfig;
+  if (kubeconfig === undefined) {
+    dir = join(root, 'tmp', 'bench-operator');
+    log('starting a local control plane');
+    kubeconfig = (await startControlPlane({ dir })).kubeconfig;
+  }
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    await prepareCluster(kubeconfig);
+    log(`applying ${N} apps' objects directly`);
+    const directMs = await direct(kc);
+    log(`direct: ${directMs} ms; now through the operator`);
+    const operator = await withOperator(kubeconfig, kc);
+    const result = {
+      apps: N,
+      concurrency: CONCURRENCY,
+      directMs,
+      ...operator,
+      ratio: Math.round(((operator.convergeMs ?? 0) / directMs) * 100) / 100,
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    if (dir !== undefined) await stopControlPlane(dir);
+  }
+}
+
+await main();
