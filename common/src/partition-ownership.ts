@@ -6,7 +6,15 @@ import type { Timers } from './timers.ts';
 import { systemTimers } from './timers.ts';
 import type { NodeData, Unwatch, ZooKeeperClient } from './zookeeper-client.ts';
 import { ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
-import { assignmentPath, memberPath, membersPath, ownerPath, ownersPath } from './zk-paths.ts';
+import {
+  assignmentPath,
+  leavingNoticePath,
+  leavingPath,
+  memberPath,
+  membersPath,
+  ownerPath,
+  ownersPath,
+} from './zk-paths.ts';
 import type { AppRef } from './zk-paths.ts';
 
 /** What a worker publishes in `members/<id>` (JSON). `address` is `host:port` of its internal RPC. */
@@ -131,6 +139,10 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
     const ref = this.#options;
     await this.#client.mkdirp(membersPath(ref));
     await this.#client.mkdirp(ownersPath(ref));
+    // A notice left by this worker's previous life must not make a later crash look like a clean exit.
+    await this.#client.remove(leavingNoticePath(ref, this.#options.workerId)).catch((error: unknown) => {
+      if (!isZooKeeperError(error, 'NO_NODE')) throw error;
+    });
     this.#client.on('disconnected', this.#onDisconnected);
     this.#client.on('expired', this.#onExpired);
     this.#client.on('connected', this.#onConnected);
@@ -208,10 +220,17 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
     for (const [p, slot] of this.#slots) this.#stopServing(p, slot);
   }
 
-  /** Stops serving, releases every held partition (after in-flight work, bounded) and deregisters. */
+  /**
+   * Stops serving, releases every held partition (after in-flight work, bounded) and deregisters.
+   * It first leaves a departure notice, so the rebalancer moves this worker's partitions at once
+   * instead of waiting out the delay meant for crashes and quick restarts.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#announceLeaving().catch((error: unknown) =>
+      this.#log.warn({ err: error }, 'could not leave a departure notice; partitions move after the delay'),
+    );
     this.stopServingAll();
     for (const unwatch of this.#unwatch.splice(0)) unwatch();
     this.#client.removeListener('disconnected', this.#onDisconnected);
@@ -221,6 +240,15 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
     await Promise.all(releases);
     this.#registry.close();
     await this.#registry.unregister(memberPath(this.#options, this.#options.workerId)).catch(() => undefined);
+  }
+
+  async #announceLeaving(): Promise<void> {
+    await this.#client.mkdirp(leavingPath(this.#options));
+    await this.#client
+      .create(leavingNoticePath(this.#options, this.#options.workerId), '', 'persistent')
+      .catch((error: unknown) => {
+        if (!isZooKeeperError(error, 'NODE_EXISTS')) throw error;
+      });
   }
 
   #onAssignment(node: NodeData | undefined): void {

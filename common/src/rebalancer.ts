@@ -7,7 +7,7 @@ import type { Timers } from './timers.ts';
 import { systemTimers } from './timers.ts';
 import type { Unwatch, ZooKeeperClient } from './zookeeper-client.ts';
 import { ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
-import { appRoot, assignmentPath, membersPath, ownersPath } from './zk-paths.ts';
+import { appRoot, assignmentPath, leavingNoticePath, membersPath, ownersPath } from './zk-paths.ts';
 import type { AppRef } from './zk-paths.ts';
 
 export interface RebalancerOptions extends AppRef {
@@ -121,6 +121,7 @@ export class Rebalancer extends EventEmitter<RebalancerEvents> {
     this.#live.clear();
     for (const n of names) this.#live.add(n);
     this.#trackDepartures();
+    if (left.length > 0) void this.#honourLeavingNotices(left);
     if (joined.length === 0 && left.length === 0) return;
     const reason = [
       joined.length ? `joined: ${joined.join(',')}` : '',
@@ -129,6 +130,30 @@ export class Rebalancer extends EventEmitter<RebalancerEvents> {
       .filter(Boolean)
       .join('; ');
     this.#background(`members changed (${reason})`);
+  }
+
+  /**
+   * A worker that left on purpose (SIGTERM, scale-down) wrote `leaving/<worker>` before deregistering;
+   * its partitions need not wait for the delay meant for crashes, so its departure is backdated past
+   * the delay and a rebalance runs. The notice is consumed.
+   */
+  async #honourLeavingNotices(left: string[]): Promise<void> {
+    const delay = this.#options.departureDelayMs ?? 0;
+    const graceful: string[] = [];
+    for (const worker of left) {
+      const notice = leavingNoticePath(this.#options, worker);
+      try {
+        if (!(await this.#client.exists(notice))) continue;
+        await this.#client.remove(notice).catch(() => undefined);
+      } catch (error) {
+        this.#options.logger?.warn({ err: error, worker }, 'could not read a departure notice');
+        continue;
+      }
+      if (this.#live.has(worker) || !this.#departedAt.has(worker)) continue;
+      this.#departedAt.set(worker, this.#timers.now() - delay);
+      graceful.push(worker);
+    }
+    if (delay > 0 && graceful.length > 0) this.#background(`left on purpose: ${graceful.join(',')}`);
   }
 
   #background(reason: string, immediate = false): void {

@@ -4,6 +4,8 @@
  *   /capstan/<namespace>/<app>/members/<worker>      ephemeral, written by each worker (address, ports as JSON)
  *   /capstan/<namespace>/<app>/assignment            persistent, written only by the rebalancer
  *   /capstan/<namespace>/<app>/owners/<partition>    ephemeral, created by the worker that serves it
+ *   /capstan/<namespace>/<app>/leaving/<worker>      persistent, a worker's notice that it is leaving on purpose
+ *                                                    (SIGTERM, scale-down): its partitions move without the delay
  */
 
 /** Identifies one app's subtree. */
@@ -56,4 +58,14 @@ export function ownersPath(ref: AppRef): string {
 export function ownerPath(ref: AppRef, partition: number): string {
   if (!Number.isSafeInteger(partition) || partition < 0) throw new Error(`invalid partition: ${partition}`);
   return `${ownersPath(ref)}/${partition}`;
+}
+
+/** `/capstan/<namespace>/<app>/leaving` */
+export function leavingPath(ref: AppRef): string {
+  return `${appRoot(ref)}/leaving`;
+}
+
+/** `/capstan/<namespace>/<app>/leaving/<worker>`: written by a worker before it deregisters on purpose. */
+export function leavingNoticePath(ref: AppRef, workerId: string): string {
+  return `${leavingPath(ref)}/${segment(workerId, 'worker id')}`;
 }
