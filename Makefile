@@ -28,10 +28,12 @@ manifests: bootstrap-node ## Generate crds/ and docs/api.md from the schema sour
 	node hack/manifests.ts
 fmt: bootstrap-node ## Format the sources with prettier.
 	npx prettier --write .
-lint: bootstrap-node ## ESLint, prettier --check and tsc --noEmit.
+lint: bootstrap-node ## ESLint, prettier --check, tsc --noEmit, and generated files in sync with their sources.
 	npx eslint .
 	npx prettier --check .
 	npx tsc --noEmit -p tsconfig.json
+	node hack/manifests.ts --check
+	node operator/src/rbac/generate.ts --check
 typecheck: bootstrap-node ## Type-check only.
 	npx tsc --noEmit -p tsconfig.json
 
@@ -45,6 +47,25 @@ test-integration: bootstrap tools ## Integration tests against a real control pl
 	$(NODE_TEST) --selectProjects integration --runInBand --json --outputFile=tmp/jest-integration.json
 test-e2e: bootstrap tools ## End-to-end tests.
 	$(NODE_TEST) --selectProjects e2e --runInBand --passWithNoTests --json --outputFile=tmp/jest-e2e.json
+
+##@ Operator
+.PHONY: install run rbac bench-operator
+install: bootstrap-node ## Install the CRD into $(KUBECONFIG).
+	kubectl apply --server-side --force-conflicts -f crds/
+	kubectl wait --for=condition=Established crd/distributedapps.capstan.dev
+run: install ## Run the operator against $(KUBECONFIG) (the local control plane by default; `make cluster-up` first). ARGS adds flags.
+	node operator/src/main.ts --kubeconfig "$(KUBECONFIG)" --leader-elect=false --metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address=127.0.0.1:8081 $(ARGS)
+rbac: bootstrap-node ## Generate config/rbac/role.yaml from operator/src/rbac/rules.ts.
+	node operator/src/rbac/generate.ts
+bench-operator: bootstrap tools ## Operator benchmark on a fresh control plane: APPS DistributedApps (default 100) vs direct applies.
+	node hack/bench-operator.ts --apps $(or $(APPS),100)
+
+##@ Workload
+.PHONY: dev bench-workload
+dev: bootstrap ## Run a DistributedApp on this machine (FILE=examples/minimal.yaml): ZooKeeper, Redis, HAProxy, workers. Ctrl-C stops.
+	node workload/src/cli.ts dev $(or $(FILE),examples/minimal.yaml)
+bench-workload: bootstrap ## Workload benchmark: failover over 10 kills, coalescing, cache-hit path vs plain fastify + ioredis.
+	node hack/bench-workload.ts
 
 ##@ Local cluster
 .PHONY: cluster-up cluster-down demo
