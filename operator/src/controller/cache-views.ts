@@ -1,7 +1,7 @@
 /**
  * Trims what the informers cache to what the reconciler reads, so thousands of apps fit in little
  * memory: metadata (without managedFields) for every owned object, replica counts and status for
- * workloads, key names only for Secrets the operator does not own, waiting reasons for pods.
+ * workloads, key names only for Secrets the operator does not own, waiting reasons and readiness for pods.
  */
 import type { KubernetesObject, V1ObjectMeta, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY } from '../model/labels.ts';
@@ -61,11 +61,26 @@ export function failingReasons(pod: V1Pod): string[] {
     .filter((reason) => FAILING.has(reason));
 }
 
-/** Pods: metadata and the waiting state of containers that cannot run. */
+/** Pods: metadata, the Ready condition and the waiting state of containers that cannot run. */
 export function podView(pod: V1Pod): V1Pod {
   const reasons = failingReasons(pod);
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
   return {
     metadata: meta(pod),
-    status: { containerStatuses: reasons.map((reason) => ({ state: { waiting: { reason } } }) as never) },
+    status: {
+      ...(ready === undefined ? {} : { conditions: [{ type: 'Ready', status: ready.status }] }),
+      containerStatuses: reasons.map((reason) => ({ state: { waiting: { reason } } }) as never),
+    },
   };
+}
+
+/**
+ * What the reconciler reads of a pod, as one string: failing reasons (status), readiness, deletion and
+ * revision (ZooKeeper rolls). Pod updates that leave it unchanged queue nothing.
+ */
+export function podSummary(pod: V1Pod): string {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '';
+  const revision = pod.metadata?.labels?.['controller-revision-hash'] ?? '';
+  const deleting = pod.metadata?.deletionTimestamp === undefined ? '' : 'deleting';
+  return [failingReasons(pod).join(','), ready, revision, deleting].join('\u0000');
 }

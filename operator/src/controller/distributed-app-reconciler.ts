@@ -5,9 +5,10 @@
  *  3. build the desired objects (pure builders, in dependency order);
  *  4. apply each through the server-side-apply helper (no write when already applied);
  *  5. prune objects it owns that are no longer wanted (e.g. Redis after switching to an external one);
- *  6. compute the status, lay run-time trouble over it, write it only when it changed;
- *  7. record events for the transitions a person should see;
- *  8. retry with backoff while something is wrong.
+ *  6. restart the next out-of-date ZooKeeper member, one at a time while the ensemble keeps quorum;
+ *  7. compute the status, lay run-time trouble over it, write it only when it changed;
+ *  8. record events for the transitions a person should see;
+ *  9. retry with backoff while something is wrong; look again soon while ZooKeeper is rolling.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { DistributedApp } from '../api/schema.ts';
@@ -19,6 +20,7 @@ import { computeStatus, type ObservedChildren } from '../model/status.ts';
 import { statusEvents } from '../model/status-events.ts';
 import {
   done,
+  requeueAfter,
   retry,
   systemClock,
   terminal,
@@ -39,6 +41,7 @@ import { OWNED_RESOURCES, type OwnedKind } from './resources.ts';
 import type { StatusWriter } from './status-writer.ts';
 import { withTrouble, type Trouble } from './trouble.ts';
 import type { AppCaches } from './watches.ts';
+import { ROLL_POLL_MS, ZooKeeperRoller } from './zookeeper-roll.ts';
 
 /** Options of `DistributedAppReconciler`. */
 export interface DistributedAppReconcilerOptions {
@@ -66,10 +69,12 @@ function controlledBy(obj: KubernetesObject, uid: string): boolean {
 export class DistributedAppReconciler implements Reconciler {
   readonly #o: DistributedAppReconcilerOptions;
   readonly #clock: Clock;
+  readonly #zooKeeper: ZooKeeperRoller;
 
   constructor(options: DistributedAppReconcilerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#zooKeeper = new ZooKeeperRoller(options);
   }
 
   async reconcile(request: Request, { signal }: ReconcileContext): Promise<Result> {
@@ -87,8 +92,9 @@ export class DistributedAppReconciler implements Reconciler {
     }
     const trouble = [...this.#secretTrouble(app), ...(await this.#applyAll(desired, signal))];
     if (trouble.length === 0) await this.#prune(app, desired, signal);
+    const zooKeeper = trouble.length === 0 ? await this.#zooKeeper.step(app, signal) : 'idle';
     await this.#report(app, trouble, signal);
-    if (trouble.length === 0) return done();
+    if (trouble.length === 0) return zooKeeper === 'rolling' ? requeueAfter(ROLL_POLL_MS) : done();
     return retry(new ControllerError('ERR_APP_DEGRADED', trouble.map((t) => t.message).join('; ')));
   }
 

@@ -1,8 +1,8 @@
 /**
  * The caches the reconciler reads and the events that queue it: DistributedApps; every kind it owns,
  * label-selected by `app.kubernetes.io/managed-by=capstan` and mapped to the owning app through the
- * controller owner reference; the app's pods (for crash loops); and Secrets, mapped both to their owner
- * and to every app that refers to them. Cached objects are trimmed to what the reconciler reads.
+ * controller owner reference; the app's pods (for crash loops and ZooKeeper rolls); and Secrets, mapped
+ * both to their owner and to every app that refers to them. Cached objects are trimmed to what the reconciler reads.
  */
 import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/schema.ts';
@@ -19,7 +19,7 @@ import {
   type Store,
 } from '../runtime/index.ts';
 import { MultiStore } from './multi-store.ts';
-import { failingReasons, podView, secretView, trimmed } from './cache-views.ts';
+import { podSummary, podView, secretView, trimmed } from './cache-views.ts';
 import { referencedSecrets } from './referenced-secrets.ts';
 import { DISTRIBUTED_APPS, OWNED_RESOURCES, type OwnedKind } from './resources.ts';
 
@@ -118,7 +118,7 @@ export function watchDistributedApps(
     transform: podView,
     handler: controller.handler({
       map: podOwner,
-      updatePredicate: (before, after) => failingReasons(before).join() !== failingReasons(after).join(),
+      updatePredicate: (before, after) => podSummary(before) !== podSummary(after),
     }),
   });
   return { apps, owned: { ...owned, Secret: secrets }, secrets, pods };

@@ -34,6 +34,8 @@ export interface ComponentState {
   health: Health;
   ready: number;
   desired: number;
+  /** Pods on the current pod template (equal to `ready` when unknown). */
+  updated: number;
 }
 
 function counts(workload: V1StatefulSet | V1Deployment): WorkloadObservation {
@@ -78,10 +80,11 @@ export function componentState(
   observed: WorkloadObservation | 'external' | undefined,
   desired: number,
 ): ComponentState {
-  if (observed === 'external') return { component, health: 'External', ready: 0, desired: 0 };
-  if (observed === undefined) return { component, health: 'Missing', ready: 0, desired };
+  if (observed === 'external') return { component, health: 'External', ready: 0, desired: 0, updated: 0 };
+  if (observed === undefined) return { component, health: 'Missing', ready: 0, desired, updated: 0 };
   const seen = { ...observed, desired };
-  return { component, health: health(component, seen), ready: observed.ready, desired };
+  const { ready, updated } = observed;
+  return { component, health: health(component, seen), ready, desired, updated };
 }
 
 /** The replica count the app asks of each component (0 for an external one). */

@@ -53,8 +53,11 @@ function states(app: DistributedApp, children: ObservedChildren): ComponentState
   return (Object.keys(DISPLAY) as Component[]).map((c) => componentState(c, seen[c], desired[c]));
 }
 
+/** `ZooKeeper 3/3 ready`, plus `, 1/3 updated` while pods are moving to a new template. */
 function describe(state: ComponentState): string {
-  return `${DISPLAY[state.component]} ${state.ready}/${state.desired} ready`;
+  const base = `${DISPLAY[state.component]} ${state.ready}/${state.desired} ready`;
+  const rolling = state.health === 'RollingOut' && state.updated < state.desired;
+  return rolling ? `${base}, ${state.updated}/${state.desired} updated` : base;
 }
 
 function readyCondition(all: ComponentState[]): ConditionUpdate {

@@ -108,6 +108,24 @@ describe('computeStatus', () => {
     expect(twoDown.phase).toBe('Failed');
   });
 
+  it('says how far a roll has got while members move to a new template', () => {
+    const app = { ...externalApp() };
+    app.spec = {
+      ...app.spec,
+      coordination: { zookeeper: { replicas: 3, image: 'zookeeper:3.9', storage: { size: '1Gi' } } },
+    };
+    const base = { workers: workload(4, 4), haproxy: workload(1, 1) };
+    const rolling = computeStatus(app, { ...base, zookeeper: workload(3, 3, 1) }, T0);
+    expect(condition(rolling, 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'RollingOut',
+      message: 'ZooKeeper 3/3 ready, 1/3 updated',
+    });
+    expect(rolling.components?.zookeeper).toMatchObject({ ready: false, readyReplicas: 3 });
+    const done = computeStatus(app, { ...base, zookeeper: workload(3, 3) }, T0);
+    expect(condition(done, 'Progressing')).toMatchObject({ status: 'False', reason: 'RolloutComplete' });
+  });
+
   it('reports failing pods and a missing Sentry Secret as Degraded at any time', () => {
     const status = computeStatus(
       minimalApp(),
