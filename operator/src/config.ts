@@ -41,6 +41,8 @@ export interface OperatorConfig {
   /** Path of a kubeconfig; undefined: in-cluster configuration. */
   kubeconfig: string | undefined;
   clusterDomain: string | undefined;
+  /** Interval of the periodic resync of every app; 0: none. */
+  syncPeriodMs: number;
 }
 
 interface FlagSpec {
@@ -88,6 +90,11 @@ const FLAGS = {
     help: 'Interval of acquire and renew attempts.',
   },
   'max-concurrent-reconciles': { type: 'string', default: '4', help: 'DistributedApps reconciled at once.' },
+  'sync-period': {
+    type: 'string',
+    default: '10m',
+    help: 'Reconcile every DistributedApp this often even without a change; 0s disables it.',
+  },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal.' },
   kubeconfig: {
     type: 'string',
@@ -239,6 +246,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Op
     leaderElectionId: raw['leader-election-id'],
     ...timings(raw),
     maxConcurrentReconciles: parsePositiveInt('max-concurrent-reconciles', raw['max-concurrent-reconciles']),
+    syncPeriodMs: parseDuration('sync-period', raw['sync-period']),
     logLevel: raw['log-level'],
     kubeconfig: raw.kubeconfig || env.KUBECONFIG || undefined,
     clusterDomain: raw['cluster-domain'],

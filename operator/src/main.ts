@@ -56,6 +56,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
   addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
+    syncPeriodMs: config.syncPeriodMs,
     identity,
     logger: log,
     ...(config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain }),

@@ -1,4 +1,10 @@
-import type { Controller, Logger, Manager } from '../runtime/index.ts';
+import {
+  periodicResync,
+  requestForObject,
+  type Controller,
+  type Logger,
+  type Manager,
+} from '../runtime/index.ts';
 import type { OperatorPeer } from '../model/observed.ts';
 import { DistributedAppReconciler } from './distributed-app-reconciler.ts';
 import { EventRecorder } from './events.ts';
@@ -16,6 +22,11 @@ export interface DistributedAppControllerOptions {
   readonly logger: Logger;
   readonly clusterDomain?: string;
   readonly operatorPeer?: OperatorPeer;
+  /**
+   * Every app is queued again this often while this replica leads, even without an event (like
+   * controller-runtime's SyncPeriod); a converged app makes no write on such a visit. Default: never.
+   */
+  readonly syncPeriodMs?: number;
 }
 
 /** The controller and the caches it reads. */
@@ -54,5 +65,14 @@ export function addDistributedAppController(
     ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
     ...(options.operatorPeer === undefined ? {} : { operatorPeer: options.operatorPeer }),
   });
+  if ((options.syncPeriodMs ?? 0) > 0) {
+    manager.addLeaderRunnable(
+      periodicResync({
+        periodMs: options.syncPeriodMs ?? 0,
+        list: () => caches.apps.list().flatMap(requestForObject),
+        enqueue: controller.enqueue,
+      }),
+    );
+  }
   return { controller, caches };
 }

@@ -75,5 +75,6 @@ export {
   apiRequest,
   type ApiRequest,
 } from './rest-client.ts';
+export { periodicResync, type PeriodicResyncOptions } from './resync.ts';
 export { ObjectStore, namespaceOf, type Store } from './store.ts';
 export { readWatchLines, type WatchEvent } from './watch-stream.ts';

@@ -94,6 +94,8 @@ export interface OperatorOptions {
   leaseId: string;
   /** Lease duration in seconds; renew deadline and retry period follow. Default 6. */
   leaseSeconds?: number;
+  /** Further flags, after the others (a repeated flag wins). */
+  extraArgs?: string[];
 }
 
 /** A running operator process. */
@@ -127,6 +129,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
       `--leader-elect-renew-deadline=${Math.max(2, lease - 2)}s`,
       '--leader-elect-retry-period=1s',
       '--max-concurrent-reconciles=2',
+      ...(options.extraArgs ?? []),
     ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
   );

@@ -18,6 +18,7 @@ describe('operator configuration', () => {
       leaderElectionNamespace: 'capstan-system',
       leaderElectionId: 'capstan-operator',
       leaseDurationMs: 15_000,
+      syncPeriodMs: 600_000,
       logLevel: 'info',
       kubeconfig: undefined,
     });
@@ -27,6 +28,7 @@ describe('operator configuration', () => {
     const config = parseConfig(['--namespaces=a, b', '--leader-elect=false', '--log-level', 'debug'], {
       CAPSTAN_NAMESPACES: 'ignored',
       CAPSTAN_MAX_CONCURRENT_RECONCILES: '8',
+      CAPSTAN_SYNC_PERIOD: '30s',
       KUBECONFIG: '/tmp/kc',
     });
     expect(config).toMatchObject({
@@ -34,6 +36,7 @@ describe('operator configuration', () => {
       leaderElect: false,
       logLevel: 'debug',
       maxConcurrentReconciles: 8,
+      syncPeriodMs: 30_000,
       kubeconfig: '/tmp/kc',
     });
     expect(parseConfig(['--no-leader-elect'], {})).toMatchObject({ leaderElect: false });
@@ -45,6 +48,7 @@ describe('operator configuration', () => {
     expect(() => parseConfig(['--max-concurrent-reconciles=0'], {})).toThrow(/--max-concurrent-reconciles/);
     expect(() => parseConfig(['--leader-elect-renew-deadline=20s'], {})).toThrow(/renew deadline/);
     expect(() => parseDuration('x', '15')).toThrow(/--x/);
+    expect(() => parseConfig(['--sync-period=often'], {})).toThrow(/--sync-period/);
     expect(() => parseBindAddress('metrics-bind-address', 'nope')).toThrow(/--metrics-bind-address/);
   });
 
@@ -63,6 +67,7 @@ describe('operator configuration', () => {
       '--leader-election-namespace',
       '--leader-election-id',
       '--max-concurrent-reconciles',
+      '--sync-period',
       '--log-level',
       '--kubeconfig',
     ]) {
