@@ -4,6 +4,7 @@
 //   3. the same app for real on loopback: bursts through HAProxy, coalescing, kill -9 of a worker, failover
 //   4. stops the fleet and the operator; the control plane keeps running (make cluster-down stops it)
 // DEMO_KEEP=1 keeps the fleet and the operator running until Ctrl-C. Flow shared with test/e2e/demo.test.ts.
+import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describeFleet } from '../workload/src/dev-runner.ts';
 import type { LocalFleet } from '../workload/src/local-fleet.ts';
@@ -64,19 +65,21 @@ async function step<T>(what: string, logs: () => string, run: () => Promise<T>):
   try {
     return await run();
   } catch (error) {
-    throw error instanceof DemoFailure ? error : new DemoFailure(what, error, logs());
+    if (error instanceof DemoFailure) throw error;
+    // Errors from the harness often carry the log tail already.
+    const told = error instanceof Error && error.message.includes('last lines of');
+    throw new DemoFailure(what, error, told ? '' : logs());
   }
 }
 
-const running: { operator?: DemoOperator; fleet?: LocalFleet } = {};
+const running: { operator?: DemoOperator; fleet?: LocalFleet; kubeconfig?: string } = {};
 const operatorLog = join(demoDir, 'operator.log');
 const operatorTail = (): string => `--- last lines of ${operatorLog}\n${logTail(operatorLog, 30)}`;
 const clusterTail = (): string =>
   ['kube-apiserver', 'kube-controller-manager', 'kwok']
-    .map(
-      (c) =>
-        `--- last lines of ${join(clusterDir, 'logs', `${c}.log`)}\n${logTail(join(clusterDir, 'logs', `${c}.log`), 10)}`,
-    )
+    .map((c) => join(clusterDir, 'logs', `${c}.log`))
+    .filter((log) => existsSync(log))
+    .map((log) => `--- last lines of ${log}\n${logTail(log, 10)}`)
     .join('\n');
 const fleetTail = (): string => (running.fleet ? workerLogTails(running.fleet) : '(fleet not started)');
 
@@ -97,6 +100,7 @@ async function controlPlane(): Promise<ControlPlaneState> {
   out(`  export KUBECONFIG=${state.kubeconfig} PATH=${bin}:$PATH`);
   out('  kubectl get nodes');
   out(`Component logs: ${join(clusterDir, 'logs')}`);
+  running.kubeconfig = state.kubeconfig;
   return state;
 }
 
@@ -203,32 +207,44 @@ async function flow(): Promise<void> {
   await operatorAndApp(state.kubeconfig);
   await localFleet();
   if (keep) {
+    keeping = true;
     header('Kept running (DEMO_KEEP=1)');
-    if (running.fleet) out(describeFleet(running.fleet));
+    if (running.fleet) out(describeFleet(running.fleet).replace(/\nCtrl-C stops everything\.$/, ''));
     out(`Operator metrics ${running.operator?.metricsUrl}; log ${relative(repoRoot, operatorLog)}`);
-    out('Ctrl-C stops the fleet and the operator.');
+    out('Ctrl-C stops the fleet and the operator; the control plane keeps running.');
     await signalled;
   }
 }
 
+/** Ctrl-C (or SIGTERM) before the demo finished. */
+class Interrupted extends Error {}
+
+let keeping = false;
+
 async function main(): Promise<number> {
   const interrupted = signalled.then((signal) => {
-    throw new Error(`interrupted by ${signal}`);
+    // With DEMO_KEEP=1 the signal is the expected end, which flow() awaits itself.
+    if (!keeping) throw new Interrupted(`interrupted by ${signal}`);
   });
   try {
-    await Promise.race([flow(), interrupted]);
+    await Promise.race([flow(), interrupted.then(() => new Promise<never>(() => undefined))]);
     return 0;
   } catch (error) {
+    if (error instanceof Interrupted) {
+      out(`\n${error.message}`);
+      return 130;
+    }
     out(`\nDEMO FAILED: ${error instanceof Error ? error.message : String(error)}`);
-    if (error instanceof DemoFailure) out(error.logs);
+    if (error instanceof DemoFailure && error.logs !== '') out(error.logs);
     return 1;
   } finally {
     header('Stopping');
     await stopAll();
     out('Stopped the local fleet and the operator.');
-    out(
-      `The control plane keeps running (KUBECONFIG=${join(clusterDir, 'kubeconfig')}); \`make cluster-down\` stops it.`,
-    );
+    if (running.kubeconfig !== undefined)
+      out(
+        `The control plane keeps running (KUBECONFIG=${running.kubeconfig}); \`make cluster-down\` stops it.`,
+      );
   }
 }
 

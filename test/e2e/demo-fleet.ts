@@ -108,6 +108,8 @@ export function ownershipByWorker(fleet: LocalFleet, states: PartitionState[]): 
 /** Outcome of {@link killWorkerAndWaitFailover}. */
 export interface FailoverResult {
   victim: string;
+  /** The signal that ended the victim's process (SIGKILL). */
+  victimSignal: string | null;
   /** Partitions the victim held before the kill. */
   owned: number;
   /** Partitions whose assigned owner changed. */
@@ -139,6 +141,7 @@ export async function killWorkerAndWaitFailover(
   worker.process.signal('SIGKILL');
   const states = await fleet.waitAllServed(timeoutMs, [victim]);
   const failoverMs = Date.now() - killedAt;
+  const exit = await worker.process.exited;
   fleet.workers.delete(victim);
   const moved = states.flatMap((s, p) => (s.assigned !== before[p]!.assigned ? [p] : []));
   const live = new Set(fleet.workers.keys());
@@ -146,6 +149,7 @@ export async function killWorkerAndWaitFailover(
   const counts = [...after.values()];
   return {
     victim,
+    victimSignal: exit.signal,
     owned: before.filter((s) => s.holder === victim).length,
     moved: moved.length,
     movedFromOthers: moved.filter((p) => before[p]!.holder !== victim).length,

@@ -92,25 +92,33 @@ export interface OperatorOptions {
   logFile: string;
 }
 
-async function waitOperatorReady(operator: DemoOperator, exitedEarly: () => boolean): Promise<void> {
-  await waitFor(
-    `the operator's ${operator.healthUrl}/readyz`,
-    async () => {
-      if (exitedEarly()) throw new OperatorStartError(operator);
-      const response = await fetch(`${operator.healthUrl}/readyz`);
-      return response.ok ? true : undefined;
-    },
-    60_000,
-  ).catch((error: unknown) => {
-    throw error instanceof OperatorStartError ? error : new OperatorStartError(operator, error);
-  });
+async function answersReady(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls /readyz until it answers 200; fails at once when the process exits, else after `timeoutMs`. */
+async function waitOperatorReady(
+  operator: DemoOperator,
+  exitedEarly: () => boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exitedEarly()) throw new OperatorStartError(operator, 'it exited');
+    if (await answersReady(`${operator.healthUrl}/readyz`)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new OperatorStartError(operator, `no ready answer within ${timeoutMs} ms`);
 }
 
 /** The operator did not become ready; the message carries the tail of its log. */
 export class OperatorStartError extends Error {
   readonly code = 'CAPSTAN_DEMO_OPERATOR';
-  constructor(operator: DemoOperator, cause?: unknown) {
-    const why = cause instanceof Error ? cause.message : 'it exited';
+  constructor(operator: DemoOperator, why: string) {
     super(
       `the operator did not become ready (${why}); last lines of ${operator.logFile}:\n${logTail(operator.logFile)}`,
     );
