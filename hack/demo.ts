@@ -172,9 +172,10 @@ async function localFleet(): Promise<void> {
   const failover = await step('failover after kill -9', fleetTail, () =>
     killWorkerAndWaitFailover(fleet, victim),
   );
+  out(`  every partition owned again ${seconds(failover.failoverMs)} after the kill`);
   out(
-    `  every partition owned again ${seconds(failover.failoverMs)} after the kill ` +
-      `(ZooKeeper session timeout ${seconds(options.sessionTimeoutMs ?? 0)} + rebalanceDelaySeconds ${seconds(options.departureDelayMs ?? 0)})`,
+    `  (the app's policy: the dead worker's ZooKeeper session expires after ${seconds(options.sessionTimeoutMs ?? 0)}, ` +
+      `then rebalanceDelaySeconds ${seconds(options.departureDelayMs ?? 0)} pass before its partitions move)`,
   );
   out(`  ${failover.victim} owned ${failover.owned} partitions; ${failover.moved} moved; survivors now:`);
   out(describeOwnership(failover.after));
