@@ -73,7 +73,7 @@ cluster-up: bootstrap tools ## Start etcd, kube-apiserver, controller-manager, s
 	node hack/cluster.ts up
 cluster-down: bootstrap-node ## Stop the local control plane started by cluster-up.
 	node hack/cluster.ts down
-demo: bootstrap tools ## Bring up the local control plane and show how to use it.
+demo: bootstrap tools ## Control plane, operator with examples/minimal.yaml Ready, then the same app for real (bursts, kill -9 failover). DEMO_KEEP=1 keeps it running.
 	node hack/demo.ts
 
 .PHONY: bootstrap-node

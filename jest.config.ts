@@ -8,7 +8,15 @@ const transform: Config['transform'] = {
     { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } },
   ],
 };
-const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'node' };
+// tmp/ holds clusters' etcd data (whose *.snap files jest would take for snapshots) and .tools/ a Node build.
+const ignored = ['<rootDir>/tmp/', '<rootDir>/.tools/', '<rootDir>/node_modules/'];
+const common = {
+  transform,
+  extensionsToTreatAsEsm: ['.ts'],
+  testEnvironment: 'node',
+  modulePathIgnorePatterns: ignored,
+  testPathIgnorePatterns: ignored,
+};
 
 const config: Config = {
   // Integration and e2e tests wait on real processes; each wait has its own deadline, this is the backstop.
