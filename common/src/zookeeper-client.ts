@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
-import type { ACL, Client, Stat, Transaction } from 'node-zookeeper-client';
+import type { ACL, Client, Stat } from 'node-zookeeper-client';
 import { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
+import { MODES, ZooKeeperTransaction } from './zookeeper-transaction.ts';
+import type { CreateMode, TransactionOp } from './zookeeper-transaction.ts';
 
 export { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
+export { ZooKeeperTransaction } from './zookeeper-transaction.ts';
+export type { CreateMode } from './zookeeper-transaction.ts';
 
 /** Options of {@link connect}. Only `connectString` is required. */
 export interface ConnectOptions {
@@ -54,8 +58,6 @@ export interface NodeData {
   stat: NodeStat;
 }
 
-export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
-
 /** Argument of the `connected` event. */
 export interface ConnectedEvent {
   sessionId: string;
@@ -77,12 +79,6 @@ export interface ZooKeeperClientEvents {
 /** Stops a watch; the callback is not called again. */
 export type Unwatch = () => void;
 
-const MODES: Record<CreateMode, number> = {
-  persistent: zookeeper.CreateMode.PERSISTENT,
-  ephemeral: zookeeper.CreateMode.EPHEMERAL,
-  'persistent-sequential': zookeeper.CreateMode.PERSISTENT_SEQUENTIAL,
-  'ephemeral-sequential': zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
-};
 const NO_OWNER = '0000000000000000';
 
 type Callback<T> = (error: unknown, value: T) => void;
@@ -457,49 +453,6 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
         else resolve(value);
       });
     });
-  }
-}
-
-/** One queued transaction operation; `version` is the explicit version it asked for, if any. */
-type TransactionOp = ((tx: Transaction) => void) & { version?: number };
-
-/** A ZooKeeper multi: all operations apply atomically or none does (the first failure's code is thrown). */
-export class ZooKeeperTransaction {
-  readonly #ops: TransactionOp[] = [];
-  readonly #acls: ACL[];
-  readonly #commitOps: (ops: TransactionOp[]) => Promise<void>;
-
-  constructor(acls: ACL[], commitOps: (ops: TransactionOp[]) => Promise<void>) {
-    this.#acls = acls;
-    this.#commitOps = commitOps;
-  }
-
-  create(path: string, data?: Buffer | string, mode: CreateMode = 'persistent'): this {
-    const payload = Buffer.from(data ?? '');
-    return this.#push((tx) => tx.create(path, payload, this.#acls, MODES[mode]));
-  }
-
-  set(path: string, data: Buffer | string, version = -1): this {
-    return this.#push((tx) => tx.setData(path, Buffer.from(data), version), version);
-  }
-
-  check(path: string, version: number): this {
-    return this.#push((tx) => tx.check(path, version), version);
-  }
-
-  remove(path: string, version = -1): this {
-    return this.#push((tx) => tx.remove(path, version), version);
-  }
-
-  /** Sends the transaction; rejects with the code of the operation that failed. */
-  commit(): Promise<void> {
-    return this.#commitOps([...this.#ops]);
-  }
-
-  #push(op: (tx: Transaction) => void, version?: number): this {
-    const entry: TransactionOp = Object.assign(op, version === undefined ? {} : { version });
-    this.#ops.push(entry);
-    return this;
   }
 }
 
