@@ -23,7 +23,7 @@ import { applyObject } from '../operator/src/controller/apply.ts';
 import { desiredState } from '../operator/src/model/desired-state.ts';
 import { startControlPlane, stopControlPlane } from '../test/harness/control-plane.ts';
 import { runTool } from '../test/harness/kube.ts';
-import { freePort } from '../test/harness/services/ports.ts';
+import { freePort } from '../workload/src/local/ports.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({

@@ -14,7 +14,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { partitionOf } from '../common/src/partition.ts';
-import { freePort, waitUntil } from '../test/harness/services/index.ts';
+import { freePort, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 
 const SESSION_TIMEOUT_MS = 4000;

@@ -18,7 +18,7 @@ import {
 } from '../harness/control-plane.ts';
 import { isAlive, logTail } from '../harness/detached.ts';
 import { runTool, waitFor, type CommandResult } from '../harness/kube.ts';
-import { freePort } from '../harness/services/ports.ts';
+import { freePort } from '../../workload/src/local/ports.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

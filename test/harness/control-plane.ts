@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type ComponentSpec, isAlive, logTail, sleep, startDetached, stopGroup } from './detached.ts';
 import { createPki, type Pki, pkiPaths } from './pki.ts';
-import { freePort } from './services/ports.ts';
+import { freePort } from '../../workload/src/local/ports.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

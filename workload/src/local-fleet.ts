@@ -16,13 +16,8 @@ import {
   startZooKeeper,
   startZooKeeperEnsemble,
   waitUntil,
-} from '../../test/harness/services/index.ts';
-import type {
-  HaproxyService,
-  ManagedProcess,
-  RedisService,
-  ZooKeeperService,
-} from '../../test/harness/services/index.ts';
+} from './local/index.ts';
+import type { HaproxyService, ManagedProcess, RedisService, ZooKeeperService } from './local/index.ts';
 import { startTinyUpstream } from './tiny-upstream.ts';
 import type { TinyUpstream } from './tiny-upstream.ts';
 

@@ -5,8 +5,8 @@ import { Rebalancer } from '../../../common/src/rebalancer.ts';
 import { connect } from '../../../common/src/zookeeper-client.ts';
 import type { ZooKeeperClient } from '../../../common/src/zookeeper-client.ts';
 import { assignmentPath, leavingNoticePath } from '../../../common/src/zk-paths.ts';
-import { startZooKeeper, waitUntil } from '../../harness/services/index.ts';
-import type { ZooKeeperService } from '../../harness/services/index.ts';
+import { startZooKeeper, waitUntil } from '../../../workload/src/local/index.ts';
+import type { ZooKeeperService } from '../../../workload/src/local/index.ts';
 
 const APP = { namespace: 'default', app: 'graceful' };
 const PARTITIONS = 9;

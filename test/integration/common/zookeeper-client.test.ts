@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EphemeralRegistry } from '../../../common/src/ephemeral-registry.ts';
 import { connect, ZooKeeperErrorCode } from '../../../common/src/zookeeper-client.ts';
 import type { ConnectOptions, ZooKeeperClient } from '../../../common/src/zookeeper-client.ts';
-import { startZooKeeper, waitUntil } from '../../harness/services/index.ts';
-import type { ZooKeeperService } from '../../harness/services/index.ts';
+import { startZooKeeper, waitUntil } from '../../../workload/src/local/index.ts';
+import type { ZooKeeperService } from '../../../workload/src/local/index.ts';
 
 describe('ZooKeeperClient against a real server', () => {
   let zk: ZooKeeperService;

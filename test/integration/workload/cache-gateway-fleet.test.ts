@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { waitUntil } from '../../harness/services/index.ts';
+import { waitUntil } from '../../../workload/src/local/index.ts';
 import { LocalFleet } from '../../../workload/src/local-fleet.ts';
 import type { FleetWorker } from '../../../workload/src/local-fleet.ts';
 import { describeLoad, runLoad } from './load.ts';

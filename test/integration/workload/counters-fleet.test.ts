@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { partitionOf } from '../../../common/src/partition.ts';
-import { waitUntil } from '../../harness/services/index.ts';
+import { waitUntil } from '../../../workload/src/local/index.ts';
 import { LocalFleet } from '../../../workload/src/local-fleet.ts';
 import type { FleetWorker } from '../../../workload/src/local-fleet.ts';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { startRedis } from '../../harness/services/redis.ts';
-import type { RedisService } from '../../harness/services/redis.ts';
-import { waitUntil } from '../../harness/services/probes.ts';
+import { startRedis } from '../../../workload/src/local/redis.ts';
+import type { RedisService } from '../../../workload/src/local/redis.ts';
+import { waitUntil } from '../../../workload/src/local/probes.ts';
 import { FencedStore, StaleEpochError, StoreUnavailableError } from '../../../workload/src/fenced-store.ts';
 import { createWorkloadMetrics } from '../../../workload/src/metrics.ts';
 import { RedisCache } from '../../../workload/src/redis-cache.ts';

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { waitUntil } from '../../harness/services/index.ts';
+import { waitUntil } from '../../../workload/src/local/index.ts';
 import { LocalFleet } from '../../../workload/src/local-fleet.ts';
 
 /** A local stand-in for Sentry's ingestion endpoint: records every envelope posted to it. */

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { LEADER_ELECTION_RULES, OPERATOR_RULES } from '../../../../operator/src/rbac/rules.ts';
 import { kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
-import { freePort } from '../../../harness/services/ports.ts';
+import { freePort } from '../../../../workload/src/local/ports.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 

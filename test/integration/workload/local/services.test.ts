@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import zookeeper from 'node-zookeeper-client';
 import type { Client, Exception } from 'node-zookeeper-client';
-import type { HaproxyConfigOptions } from '../../../common/src/haproxy-config.ts';
+import type { HaproxyConfigOptions } from '../../../../common/src/haproxy-config.ts';
 import {
   freePort,
   HarnessError,
@@ -20,7 +20,7 @@ import {
   type HaproxyService,
   type RedisService,
   type ZooKeeperService,
-} from '../../harness/services/index.ts';
+} from '../../../../workload/src/local/index.ts';
 
 // Real JVMs and servers on a shared machine: generous per-test budgets, conditions polled with deadlines.
 const SLOW = 120_000;
