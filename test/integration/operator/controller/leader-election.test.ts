@@ -1,17 +1,15 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { createNamespace, kubectl, waitFor } from '../../../harness/kube.ts';
+import { waitFor } from '../../../harness/kube.ts';
 import { applyApp, waitForReady } from './helpers.ts';
 import {
-  createVolumes,
-  deleteOperatorRbac,
-  installCrd,
   isLeading,
   metricsText,
-  operatorKubeconfig,
   startOperator,
   waitForLeader,
   writeRequests,
+  operatorSandbox,
   type OperatorProcess,
+  type OperatorSandbox,
 } from './operator-process.ts';
 
 const LEASE_SECONDS = 6;
@@ -34,7 +32,7 @@ async function waitForStandby(operator: OperatorProcess): Promise<void> {
 
 describe('two operator processes', () => {
   let namespace: string;
-  let rbacName: string;
+  let sandbox: OperatorSandbox | undefined;
   let kubeconfig: string;
   const running: OperatorProcess[] = [];
   const start = async (): Promise<OperatorProcess> => {
@@ -50,17 +48,14 @@ describe('two operator processes', () => {
   };
 
   beforeAll(async () => {
-    await installCrd();
-    namespace = await createNamespace('op-le');
-    rbacName = `capstan-operator-${namespace}`;
-    await createVolumes(namespace, 1);
-    kubeconfig = await operatorKubeconfig(namespace, rbacName);
+    sandbox = await operatorSandbox('op-le', 1);
+    namespace = sandbox.namespace;
+    kubeconfig = sandbox.kubeconfig;
   });
 
   afterAll(async () => {
     await Promise.all(running.map((operator) => operator.stop('SIGKILL')));
-    await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
-    await deleteOperatorRbac(rbacName);
+    await sandbox?.cleanup();
   });
 
   it('only the leader acts; after SIGKILL the standby takes over within the lease duration', async () => {

@@ -8,18 +8,16 @@ import {
   RESTARTED_AT_ANNOTATION,
 } from '../../../../operator/src/model/checksum.ts';
 import { desiredState } from '../../../../operator/src/model/desired-state.ts';
-import { createNamespace, kubectl, waitFor } from '../../../harness/kube.ts';
+import { kubectl, waitFor } from '../../../harness/kube.ts';
 import { appObjects, applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
-  createVolumes,
-  deleteOperatorRbac,
-  installCrd,
   metricsText,
-  operatorKubeconfig,
   startOperator,
   waitForLeader,
   writeRequests,
+  operatorSandbox,
   type OperatorProcess,
+  type OperatorSandbox,
 } from './operator-process.ts';
 
 const SPEC = {
@@ -71,15 +69,13 @@ async function expectDesiredContent(app: DistributedApp, namespace: string): Pro
 
 describe('DistributedApp controller (operator process under its own RBAC)', () => {
   let namespace: string;
-  let rbacName: string;
+  let sandbox: OperatorSandbox | undefined;
   let operator: OperatorProcess;
 
   beforeAll(async () => {
-    await installCrd();
-    namespace = await createNamespace('op-life');
-    rbacName = `capstan-operator-${namespace}`;
-    await createVolumes(namespace, 2);
-    const kubeconfig = await operatorKubeconfig(namespace, rbacName);
+    sandbox = await operatorSandbox('op-life', 2);
+    namespace = sandbox.namespace;
+    const kubeconfig = sandbox.kubeconfig;
     operator = await startOperator({
       kubeconfig,
       namespaces: [namespace],
@@ -91,8 +87,7 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
 
   afterAll(async () => {
     await operator?.stop();
-    await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
-    await deleteOperatorRbac(rbacName);
+    await sandbox?.cleanup();
   });
 
   it('creates every object with the desired content, pods become Ready, and so does the app', async () => {

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { LEADER_ELECTION_RULES, OPERATOR_RULES } from '../../../../operator/src/rbac/rules.ts';
-import { kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
+import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
 import { freePort } from '../../../../workload/src/local/ports.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -210,4 +210,32 @@ export async function createVolumes(prefix: string, count: number): Promise<void
     },
   }));
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+}
+
+/** A namespace prepared for an operator under test, and how to remove it again. */
+export interface OperatorSandbox {
+  readonly namespace: string;
+  /** A kubeconfig for the operator's ServiceAccount, bound to exactly the operator's RBAC rules. */
+  readonly kubeconfig: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Installs the CRD, creates a fresh namespace `<prefix>-xxxxxx` with `volumes` PersistentVolumes for
+ * ZooKeeper members, and the operator's least-privilege ServiceAccount kubeconfig.
+ */
+export async function operatorSandbox(prefix: string, volumes: number): Promise<OperatorSandbox> {
+  await installCrd();
+  const namespace = await createNamespace(prefix);
+  const rbacName = `capstan-operator-${namespace}`;
+  await createVolumes(namespace, volumes);
+  const kubeconfig = await operatorKubeconfig(namespace, rbacName);
+  return {
+    namespace,
+    kubeconfig,
+    cleanup: async () => {
+      await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
+      await deleteOperatorRbac(rbacName);
+    },
+  };
 }

@@ -2,18 +2,16 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
 import { restartComponent } from '../../../harness/control-plane.ts';
-import { createNamespace, kubectl, testClusterDir } from '../../../harness/kube.ts';
+import { kubectl, testClusterDir } from '../../../harness/kube.ts';
 import { appObjects, applyApp, getJson, waitForReady } from './helpers.ts';
 import {
-  createVolumes,
-  deleteOperatorRbac,
-  installCrd,
   metricsText,
-  operatorKubeconfig,
   startOperator,
   waitForLeader,
   writeRequests,
+  operatorSandbox,
   type OperatorProcess,
+  type OperatorSandbox,
 } from './operator-process.ts';
 
 const APPS = ['alpha', 'beta', 'gamma'];
@@ -50,7 +48,7 @@ async function redisPasswords(namespace: string): Promise<string[]> {
 
 describe('operator resilience', () => {
   let namespace: string;
-  let rbacName: string;
+  let sandbox: OperatorSandbox | undefined;
   let kubeconfig: string;
   let operator: OperatorProcess | undefined;
   const start = async (leaseSeconds: number): Promise<OperatorProcess> => {
@@ -65,17 +63,14 @@ describe('operator resilience', () => {
   };
 
   beforeAll(async () => {
-    await installCrd();
-    namespace = await createNamespace('op-res');
-    rbacName = `capstan-operator-${namespace}`;
-    await createVolumes(namespace, APPS.length);
-    kubeconfig = await operatorKubeconfig(namespace, rbacName);
+    sandbox = await operatorSandbox('op-res', APPS.length);
+    namespace = sandbox.namespace;
+    kubeconfig = sandbox.kubeconfig;
   });
 
   afterAll(async () => {
     await operator?.stop('SIGKILL');
-    await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
-    await deleteOperatorRbac(rbacName);
+    await sandbox?.cleanup();
   });
 
   it('converges with no duplicate or orphaned object after SIGKILL at random points', async () => {

@@ -2,18 +2,16 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { CoreV1Api, Watch, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../../../../operator/src/model/checksum.ts';
-import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
+import { kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
 import { applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
-  createVolumes,
-  deleteOperatorRbac,
-  installCrd,
   metricsText,
-  operatorKubeconfig,
   startOperator,
   waitForLeader,
   writeRequests,
+  operatorSandbox,
   type OperatorProcess,
+  type OperatorSandbox,
 } from './operator-process.ts';
 
 const APP = 'zk';
@@ -140,15 +138,13 @@ function reconciles(metrics: string): number {
 
 describe('ZooKeeper rolling restarts (operator process)', () => {
   let namespace: string;
-  let rbacName: string;
+  let sandbox: OperatorSandbox | undefined;
   let operator: OperatorProcess;
 
   beforeAll(async () => {
-    await installCrd();
-    namespace = await createNamespace('op-zk');
-    rbacName = `capstan-operator-${namespace}`;
-    await createVolumes(namespace, 5);
-    const kubeconfig = await operatorKubeconfig(namespace, rbacName);
+    sandbox = await operatorSandbox('op-zk', 5);
+    namespace = sandbox.namespace;
+    const kubeconfig = sandbox.kubeconfig;
     operator = await startOperator({
       kubeconfig,
       namespaces: [namespace],
@@ -164,8 +160,7 @@ describe('ZooKeeper rolling restarts (operator process)', () => {
 
   afterAll(async () => {
     await operator?.stop();
-    await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
-    await deleteOperatorRbac(rbacName);
+    await sandbox?.cleanup();
   });
 
   it('restarts one member at a time, highest ordinal first, when the pod template changes', async () => {
