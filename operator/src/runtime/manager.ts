@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { HealthChecks, buildHealthServer } from './health.ts';
 import { Informer, type InformerOptions } from './informer.ts';
-import { LeaderElector } from './leader-election.ts';
+import { LeaderElector, type LeaderElectionOptions } from './leader-election.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { InstrumentedKubeConfig } from './rest-client.ts';
@@ -39,15 +39,11 @@ export class ManagerError extends Error {
   }
 }
 
-/** Leader election settings; see `LeaderElectionOptions` for defaults. */
-export interface ManagerLeaderElection {
-  readonly namespace: string;
-  readonly name: string;
-  readonly identity: string;
-  readonly leaseDurationMs?: number;
-  readonly renewDeadlineMs?: number;
-  readonly retryPeriodMs?: number;
-}
+/** Leader election settings: the Lease and timings of `LeaderElectionOptions` (which gives the defaults). */
+export type ManagerLeaderElection = Pick<
+  LeaderElectionOptions,
+  'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
+>;
 
 /** Options of `Manager`. */
 export interface ManagerOptions {

@@ -12,10 +12,9 @@ import { kubectl, waitFor } from '../../../harness/kube.ts';
 import { appObjects, applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
   metricsText,
-  startOperator,
-  waitForLeader,
   writeRequests,
   operatorSandbox,
+  startLeader,
   type OperatorProcess,
   type OperatorSandbox,
 } from './operator-process.ts';
@@ -75,14 +74,7 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
   beforeAll(async () => {
     sandbox = await operatorSandbox('op-life', 2);
     namespace = sandbox.namespace;
-    const kubeconfig = sandbox.kubeconfig;
-    operator = await startOperator({
-      kubeconfig,
-      namespaces: [namespace],
-      leaseNamespace: namespace,
-      leaseId: 'op',
-    });
-    await waitForLeader(operator, 'op');
+    operator = await startLeader(sandbox, 'op');
   });
 
   afterAll(async () => {

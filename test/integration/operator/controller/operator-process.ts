@@ -239,3 +239,20 @@ export async function operatorSandbox(prefix: string, volumes: number): Promise<
     },
   };
 }
+
+/** Starts an operator that watches the sandbox's namespace, with its Lease there, and waits until it leads. */
+export async function startLeader(
+  sandbox: OperatorSandbox,
+  leaseId: string,
+  options: Pick<OperatorOptions, 'leaseSeconds' | 'extraArgs'> = {},
+): Promise<OperatorProcess> {
+  const operator = await startOperator({
+    kubeconfig: sandbox.kubeconfig,
+    namespaces: [sandbox.namespace],
+    leaseNamespace: sandbox.namespace,
+    leaseId,
+    ...options,
+  });
+  await waitForLeader(operator, leaseId);
+  return operator;
+}

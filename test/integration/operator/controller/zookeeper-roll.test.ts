@@ -6,10 +6,9 @@ import { kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
 import { applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
   metricsText,
-  startOperator,
-  waitForLeader,
   writeRequests,
   operatorSandbox,
+  startLeader,
   type OperatorProcess,
   type OperatorSandbox,
 } from './operator-process.ts';
@@ -144,16 +143,8 @@ describe('ZooKeeper rolling restarts (operator process)', () => {
   beforeAll(async () => {
     sandbox = await operatorSandbox('op-zk', 5);
     namespace = sandbox.namespace;
-    const kubeconfig = sandbox.kubeconfig;
-    operator = await startOperator({
-      kubeconfig,
-      namespaces: [namespace],
-      leaseNamespace: namespace,
-      leaseId: 'zk',
-      // A short resync, to show that revisiting converged apps writes nothing.
-      extraArgs: ['--sync-period=1s'],
-    });
-    await waitForLeader(operator, 'zk');
+    // A short resync, to show that revisiting converged apps writes nothing.
+    operator = await startLeader(sandbox, 'zk', { extraArgs: ['--sync-period=1s'] });
     await applyApp(namespace, APP, spec({ replicas: 3 }));
     await waitForReady(namespace, APP, 180_000);
   });
