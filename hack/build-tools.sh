@@ -54,9 +54,22 @@ build_helm() {
     -o "$out/helm" helm.sh/helm/v3/cmd/helm)
 }
 
+build_containerd() {
+  local out=$1 v; v=$(pin containerd github.com/containerd/containerd/v2)
+  local pkg=github.com/containerd/containerd/v2
+  local ld="-s -w -X $pkg/version.Version=$v -X $pkg/version.Revision=release-$v -X $pkg/version.Package=$pkg"
+  # Static, like containerd's static release: no cgo, so no btrfs snapshotter;
+  # the shim is built without the gRPC server, as upstream does.
+  local tags="urfave_cli_no_docs no_btrfs osusergo netgo"
+  (cd "$root/hack/tools/containerd" &&
+    go build -trimpath -tags "$tags" -ldflags "$ld" -o "$out/containerd" "$pkg/cmd/containerd" &&
+    go build -trimpath -tags "$tags no_grpc" -ldflags "$ld" -o "$out/containerd-shim-runc-v2" "$pkg/cmd/containerd-shim-runc-v2")
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    containerd) echo containerd containerd-shim-runc-v2 ;;
     *) echo "$1" ;;
   esac
 }
@@ -88,5 +101,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd)
 for t in "${tools[@]}"; do ensure "$t"; done
