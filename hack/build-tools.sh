@@ -66,6 +66,14 @@ build_containerd() {
     go build -trimpath -tags "$tags no_grpc" -ldflags "$ld" -o "$out/containerd-shim-runc-v2" "$pkg/cmd/containerd-shim-runc-v2")
 }
 
+build_runc() {
+  local out=$1 v; v=$(pin runc github.com/opencontainers/runc)
+  # cgo and the seccomp tag link Debian's libseccomp (libseccomp-dev, pkg-config):
+  # containerd gives pods the RuntimeDefault seccomp profile, which runc enforces.
+  (cd "$root/hack/tools/runc" && CGO_ENABLED=1 go build -trimpath -tags "seccomp urfave_cli_no_docs" \
+    -ldflags "-s -w -X main.version=${v#v} -X main.gitCommit=release-$v" -o "$out/runc" github.com/opencontainers/runc)
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
@@ -101,5 +109,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc)
 for t in "${tools[@]}"; do ensure "$t"; done
