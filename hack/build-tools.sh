@@ -74,19 +74,39 @@ build_runc() {
     -ldflags "-s -w -X main.version=${v#v} -X main.gitCommit=release-$v" -o "$out/runc" github.com/opencontainers/runc)
 }
 
+build_cni-plugins() {
+  local out=$1 v; v=$(pin cni-plugins github.com/containernetworking/plugins)
+  local pkg=github.com/containernetworking/plugins
+  (cd "$root/hack/tools/cni-plugins" && go build -trimpath \
+    -ldflags "-s -w -X $pkg/pkg/utils/buildversion.BuildVersion=$v" -o "$out/" \
+    "$pkg/plugins/main/bridge" "$pkg/plugins/ipam/host-local" \
+    "$pkg/plugins/main/loopback" "$pkg/plugins/meta/portmap")
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
     containerd) echo containerd containerd-shim-runc-v2 ;;
+    cni-plugins) echo bridge host-local loopback portmap ;;
     *) echo "$1" ;;
   esac
 }
 
+# where a tool's binaries are linked: the CNI plugins get a directory of their
+# own, the CNI bin dir of the nodes' containerd and kubelet
+link_dir() {
+  case $1 in
+    cni-plugins) echo "$bin/cni" ;;
+    *) echo "$bin" ;;
+  esac
+}
+
 link_from() {
-  local dir=$1 tool=$2
+  local dir=$1 tool=$2 to; to=$(link_dir "$tool")
+  mkdir -p "$to"
   for b in $(binaries "$tool"); do
     [ -x "$dir/$b" ] || { log "missing $dir/$b"; return 1; }
-    ln -sfn "$dir/$b" "$bin/$b"
+    ln -sfn "$dir/$b" "$to/$b"
   done
 }
 
@@ -109,5 +129,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins)
 for t in "${tools[@]}"; do ensure "$t"; done
