@@ -33,8 +33,6 @@ export interface LeaderElectionOptions {
   readonly onStoppedLeading?: () => void;
   /** Called when the observed leader changes (including to this candidate). */
   readonly onNewLeader?: (identity: string) => void;
-  /** Told about every create or update of the Lease this elector sends. */
-  readonly onLeaseWrite?: () => void;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -154,7 +152,6 @@ export class LeaderElector {
       if (lease === undefined) return await this.#create();
       this.#observe(lease);
       if (!this.#canTake(lease)) return false;
-      this.#o.onLeaseWrite?.();
       await this.#api.replaceNamespacedLease({
         name: this.#o.name,
         namespace: this.#o.namespace,
@@ -179,7 +176,6 @@ export class LeaderElector {
 
   async #create(): Promise<boolean> {
     const now = new V1MicroTime(this.#clock.now());
-    this.#o.onLeaseWrite?.();
     await this.#api.createNamespacedLease({
       namespace: this.#o.namespace,
       body: {
@@ -249,7 +245,6 @@ export class LeaderElector {
         acquireTime: now,
         renewTime: now,
       };
-      this.#o.onLeaseWrite?.();
       await this.#api.replaceNamespacedLease({
         name: this.#o.name,
         namespace: this.#o.namespace,

@@ -71,6 +71,8 @@ export class Manager {
   readonly #running: Promise<void>[] = [];
   readonly #abort = new AbortController();
   #elector: LeaderElector | undefined;
+  /** The elector's own client, whose requests count as Lease writes when they write. */
+  #leaseKubeConfig: InstrumentedKubeConfig | undefined;
   #server: FastifyInstance | undefined;
   #leading = false;
   #stopping: Promise<void> | undefined;
@@ -127,12 +129,15 @@ export class Manager {
       void this.#lead(this.#abort.signal);
       return;
     }
+    this.#leaseKubeConfig = new InstrumentedKubeConfig(
+      this.#options.kubeConfig,
+      this.metrics.leaseObserver(election.name),
+    );
     this.#elector = new LeaderElector({
       ...election,
-      kubeConfig: this.kubeConfig,
+      kubeConfig: this.#leaseKubeConfig,
       logger: this.#log,
       onStartedLeading: (signal) => void this.#lead(signal),
-      onLeaseWrite: () => this.metrics.leaseWritten(election.name),
       onStoppedLeading: () => this.#leadershipEnded(),
     });
     this.metrics.leading(election.name, false);
@@ -200,6 +205,7 @@ export class Manager {
     await Promise.all(this.#informers.map((i) => i.stop()));
     await this.#server?.close();
     await this.kubeConfig.close();
+    await this.#leaseKubeConfig?.close();
     this.#log.info('stopped');
     this.#settle?.resolve();
   }

@@ -32,6 +32,7 @@ const reconcileBuckets = [
   1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
 ];
 const queueBuckets = Array.from({ length: 12 }, (_, i) => 1e-8 * 10 ** i);
+const writeMethods: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * All runtime metrics, registered once per registry (a second instance on the same registry throws,
@@ -53,6 +54,10 @@ export class RuntimeMetrics implements RestRequestObserver {
   readonly #restRequests: Counter<'code' | 'method'>;
   readonly #leader: Gauge<'name'>;
   readonly #leaseWrites: Counter<'name'>;
+  // Running totals behind `nonLeaseWriteCount()`, changed in the same synchronous steps as the two
+  // counters: prom-client reads a counter asynchronously, so two reads can straddle a request.
+  #writeRequests = 0;
+  #leaseWriteRequests = 0;
 
   constructor(registry: Registry) {
     this.registry = registry;
@@ -158,7 +163,9 @@ export class RuntimeMetrics implements RestRequestObserver {
   }
 
   request(method: string, code: string): void {
-    this.#restRequests.inc({ method: method.toUpperCase(), code });
+    const m = method.toUpperCase();
+    this.#restRequests.inc({ method: m, code });
+    if (writeMethods.has(m)) this.#writeRequests++;
   }
 
   /** Sets `leader_election_master_status{name}` to 1 while leading, else 0. */
@@ -166,14 +173,34 @@ export class RuntimeMetrics implements RestRequestObserver {
     this.#leader.set({ name: leaseName }, isLeader ? 1 : 0);
   }
 
-  /** Counts one create or update of the Lease `leaseName` (to tell renewals from other writes). */
-  leaseWritten(leaseName: string): void {
-    this.#leaseWrites.inc({ name: leaseName });
+  /**
+   * The observer for a leader elector's requests on the Lease `leaseName` (give it a kubeconfig of its
+   * own): each request is counted in `rest_client_requests_total` once it got its response (or none),
+   * and a write (create/update) in `leader_election_lease_writes_total` in the same step, so no reading
+   * of the two sees a Lease write in one and not in the other.
+   */
+  leaseObserver(leaseName: string): RestRequestObserver {
+    return {
+      request: (method, code) => {
+        this.request(method, code);
+        if (!writeMethods.has(method.toUpperCase())) return;
+        this.#leaseWrites.inc({ name: leaseName });
+        this.#leaseWriteRequests++;
+      },
+    };
   }
 
-  /** Lease writes counted by `leaseWritten`, over all leases. */
+  /** Lease writes counted by `leaseObserver`, over all leases. */
   async leaseWriteCount(): Promise<number> {
     return (await this.#leaseWrites.get()).values.reduce((sum, v) => sum + v.value, 0);
+  }
+
+  /**
+   * Write requests (POST, PUT, PATCH, DELETE) in `rest_client_requests_total` that were not Lease
+   * writes, both totals taken at one instant.
+   */
+  nonLeaseWriteCount(): number {
+    return this.#writeRequests - this.#leaseWriteRequests;
   }
 
   /** The current value of `rest_client_requests_total`, summed over codes, for the given methods. */

@@ -71,16 +71,18 @@ describe('Manager against the apiserver', () => {
   });
 
   it('makes no writes in steady state apart from lease renewals', async () => {
-    const writes = async (): Promise<number> =>
-      (await manager.metrics.restRequestCount(['POST', 'PUT', 'PATCH', 'DELETE'])) -
-      (await manager.metrics.leaseWriteCount());
-    const start = await writes();
+    // Writes in rest_client_requests_total minus the Lease writes among them, read at one instant: a
+    // renewal in flight is in neither count, a finished one in both.
+    const start = manager.metrics.nonLeaseWriteCount();
     const renewals = await manager.metrics.leaseWriteCount();
     await waitFor('a few lease renewals', async () =>
       (await manager.metrics.leaseWriteCount()) >= renewals + 4 ? true : undefined,
     );
-    expect(await writes()).toBe(start);
+    expect(manager.metrics.nonLeaseWriteCount()).toBe(start);
     expect(start).toBe(0);
+    expect(await manager.metrics.restRequestCount(['POST', 'PUT', 'PATCH', 'DELETE'])).toBeGreaterThanOrEqual(
+      renewals + 4,
+    );
   });
 
   it('on SIGTERM finishes, releases the lease and exits 0', async () => {

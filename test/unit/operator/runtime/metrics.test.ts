@@ -35,4 +35,23 @@ describe('RuntimeMetrics', () => {
     expect(() => new RuntimeMetrics(registry)).toThrow();
     expect(() => new RuntimeMetrics(new Registry())).not.toThrow();
   });
+
+  it('counts a Lease write in rest_client_requests_total and the Lease writes in the same step', async () => {
+    const registry = new Registry();
+    const metrics = new RuntimeMetrics(registry);
+    const lease = metrics.leaseObserver('mgr');
+    metrics.request('PATCH', '200');
+    lease.request('GET', '200');
+    expect(metrics.nonLeaseWriteCount()).toBe(1);
+    lease.request('PUT', '200');
+    expect(metrics.nonLeaseWriteCount()).toBe(1);
+    lease.request('post', '<error>');
+    expect(metrics.nonLeaseWriteCount()).toBe(1);
+    metrics.request('delete', '404');
+    expect(metrics.nonLeaseWriteCount()).toBe(2);
+    expect(await metrics.leaseWriteCount()).toBe(2);
+    expect(await metrics.restRequestCount(['POST', 'PUT', 'PATCH', 'DELETE'])).toBe(4);
+    expect(await metrics.restRequestCount(['GET'])).toBe(1);
+    expect(await registry.metrics()).toContain('leader_election_lease_writes_total{name="mgr"} 2');
+  });
 });
