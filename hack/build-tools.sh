@@ -83,6 +83,12 @@ build_cni-plugins() {
     "$pkg/plugins/main/loopback" "$pkg/plugins/meta/portmap")
 }
 
+build_coredns() {
+  local out=$1 v; v=$(pin coredns github.com/coredns/coredns)
+  (cd "$root/hack/tools/coredns" && go build -trimpath \
+    -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=release-$v" -o "$out/coredns" .)
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
@@ -129,5 +135,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns)
 for t in "${tools[@]}"; do ensure "$t"; done
