@@ -89,6 +89,13 @@ build_coredns() {
     -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=release-$v" -o "$out/coredns" .)
 }
 
+build_crane() {
+  local out=$1 v; v=$(pin crane github.com/google/go-containerregistry)
+  (cd "$root/hack/tools/crane" && go build -trimpath \
+    -ldflags "-s -w -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$v" \
+    -o "$out/crane" github.com/google/go-containerregistry/cmd/crane)
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
@@ -135,5 +142,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane)
 for t in "${tools[@]}"; do ensure "$t"; done
