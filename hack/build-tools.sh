@@ -96,6 +96,14 @@ build_crane() {
     -o "$out/crane" github.com/google/go-containerregistry/cmd/crane)
 }
 
+build_actionlint() {
+  local out=$1 v; v=$(pin actionlint github.com/rhysd/actionlint)
+  local pkg=github.com/rhysd/actionlint
+  (cd "$root/hack/tools/actionlint" && go build -trimpath \
+    -ldflags "-s -w -X $pkg.version=${v#v} -X '$pkg.installedFrom=built from hack/tools/actionlint'" \
+    -o "$out/actionlint" "$pkg/cmd/actionlint")
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
@@ -142,5 +150,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint)
 for t in "${tools[@]}"; do ensure "$t"; done
