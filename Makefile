@@ -34,6 +34,7 @@ lint: bootstrap-node ## ESLint, prettier --check, tsc --noEmit, and generated fi
 	npx tsc --noEmit -p tsconfig.json
 	node hack/manifests.ts --check
 	node operator/src/rbac/generate.ts --check
+	actionlint .github/workflows/*.yml
 typecheck: bootstrap-node ## Type-check only.
 	npx tsc --noEmit -p tsconfig.json
 
