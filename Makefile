@@ -69,13 +69,15 @@ bench-workload: bootstrap ## Workload benchmark: failover over 10 kills, coalesc
 	node hack/bench-workload.ts
 
 ##@ Local cluster
-.PHONY: cluster-up cluster-down demo
+.PHONY: cluster-up cluster-down demo images
 cluster-up: bootstrap tools ## Start etcd, kube-apiserver, controller-manager, scheduler and kwok; writes $(KUBECONFIG).
 	node hack/cluster.ts up
 cluster-down: bootstrap-node ## Stop the local control plane started by cluster-up.
 	node hack/cluster.ts down
 demo: bootstrap tools ## Control plane, operator with examples/minimal.yaml Ready, then the same app for real (bursts, kill -9 failover). DEMO_KEEP=1 keeps it running.
 	node hack/demo.ts
+images: ## Build the images (capstan, its bases, redis/zookeeper/haproxy stand-ins, pause) with docker or buildah; cached, so a rerun takes seconds.
+	hack/images.sh build
 
 .PHONY: bootstrap-node
 bootstrap-node:
