@@ -104,6 +104,13 @@ build_actionlint() {
     -o "$out/actionlint" "$pkg/cmd/actionlint")
 }
 
+build_kube-network-policies() {
+  # upstream's main has no version variable to stamp
+  local out=$1
+  (cd "$root/hack/tools/kube-network-policies" && go build -trimpath -ldflags "-s -w" \
+    -o "$out/kube-network-policies" sigs.k8s.io/kube-network-policies/cmd)
+}
+
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
@@ -150,5 +157,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint kube-network-policies)
 for t in "${tools[@]}"; do ensure "$t"; done
