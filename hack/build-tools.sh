@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Builds the local control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm) from the Go modules pinned under
-# hack/tools/<tool>/. Binaries are cached per tool under
+# Builds the local cluster's binaries from the Go modules pinned under
+# hack/tools/<tool>/:
+#   kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+#                kubelet, kube-proxy
+#   etcd, kwok, helm
+#   containerd   containerd, containerd-shim-runc-v2 (static, no btrfs)
+#   runc         runc, with cgo and seccomp: needs gcc, pkg-config, libseccomp-dev
+#   cni-plugins  bridge, host-local, loopback, portmap, linked into bin/cni/
+#   coredns      coredns with only the plugins the cluster's Corefile uses
+#   crane        crane (`crane registry serve` is the local OCI registry)
+#   actionlint, kube-network-policies
+# Binaries are cached per tool under
 #   ${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/tools/<tool>-<hash of its go.mod, go.sum, sources>/
-# and linked into bin/, so a tool is rebuilt only when its pins change, and a
-# fresh clone on the same machine reuses the cache.
-# CAPSTAN_TOOLS_BIN=/path/to/dir skips the build and links binaries from there.
+# and linked into bin/ (bin/cni/ for the CNI plugins), so a tool is rebuilt only
+# when its pins change, and a fresh clone on the same machine reuses the cache.
+# CAPSTAN_TOOLS_BIN=/path/to/dir skips the build and links binaries from there
+# (one flat directory, CNI plugins included).
 #
 # Usage: hack/build-tools.sh [tool ...]   (default: every tool)
 set -euo pipefail
@@ -74,7 +84,7 @@ build_runc() {
     -ldflags "-s -w -X main.version=${v#v} -X main.gitCommit=release-$v" -o "$out/runc" github.com/opencontainers/runc)
 }
 
-build_cni-plugins() {
+build_cni_plugins() {
   local out=$1 v; v=$(pin cni-plugins github.com/containernetworking/plugins)
   local pkg=github.com/containernetworking/plugins
   (cd "$root/hack/tools/cni-plugins" && go build -trimpath \
@@ -104,7 +114,7 @@ build_actionlint() {
     -o "$out/actionlint" "$pkg/cmd/actionlint")
 }
 
-build_kube-network-policies() {
+build_kube_network_policies() {
   # upstream's main has no version variable to stamp
   local out=$1
   (cd "$root/hack/tools/kube-network-policies" && go build -trimpath -ldflags "-s -w" \
@@ -148,14 +158,14 @@ ensure() {
     log "building $tool (cold builds take minutes; cached in $dir)"
     local start=$SECONDS
     rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-    "build_$tool" "$dir.tmp"
+    "build_${tool//-/_}" "$dir.tmp"  # build_<tool>, with - as _
     rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.done"
     log "built $tool in $((SECONDS - start))s"
   fi
   link_from "$dir" "$tool"
 }
 
-command -v go >/dev/null || { log "Go is required to build the control plane (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
+command -v go >/dev/null || { log "Go is required to build the tools (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint kube-network-policies)
 for t in "${tools[@]}"; do ensure "$t"; done
