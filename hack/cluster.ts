@@ -1,22 +1,33 @@
-// `make cluster-up` / `make cluster-down`: a local control plane that outlives the command.
+// `make cluster-up` / `make cluster-down`: a local cluster that outlives the command.
 //   node hack/cluster.ts up     starts it in $CAPSTAN_STATE_DIR (default tmp/cluster) and prints how to use it
-//   node hack/cluster.ts down   stops it
+//   node hack/cluster.ts down   stops it and removes what it set up on the host
+// CAPSTAN_REAL_NODES (default 2) real nodes run real containers; 0 gives a control plane with kwok nodes only.
 import { join, resolve } from 'node:path';
-import { startControlPlane, stopControlPlane } from '../test/harness/control-plane.ts';
+import { startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
 
 const dir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(import.meta.dirname, '..', 'tmp', 'cluster'));
 
+function realNodes(): number {
+  const raw = process.env.CAPSTAN_REAL_NODES ?? '2';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`CAPSTAN_REAL_NODES=${raw}: set a whole number such as 2 (0: kwok nodes only)`);
+  return n;
+}
+
 async function up(): Promise<void> {
   const started = Date.now();
-  const state = await startControlPlane({ dir });
+  const state = await startLocalCluster({ dir, realNodes: realNodes() });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const nodes =
+    state.realNodes.length > 0 ? `real nodes ${state.realNodes.join(', ')} and 3 kwok nodes` : '3 kwok nodes';
   process.stdout.write(
     [
-      `Local control plane is up in ${seconds}s (${state.server}); logs in ${join(dir, 'logs')}.`,
+      `Local cluster is up in ${seconds}s (${state.server}) with ${nodes}; logs in ${join(dir, 'logs')}.`,
       '',
       `  export KUBECONFIG=${state.kubeconfig}`,
       '  export PATH=$PWD/bin:$PATH',
-      '  kubectl get nodes',
+      '  kubectl get nodes -o wide',
       '',
       'Stop it with: make cluster-down',
       '',
@@ -26,7 +37,7 @@ async function up(): Promise<void> {
 
 const command = process.argv[2];
 if (command === 'up') await up();
-else if (command === 'down') await stopControlPlane(dir);
+else if (command === 'down') await stopLocalCluster(dir);
 else {
   process.stderr.write('usage: node hack/cluster.ts up|down\n');
   process.exitCode = 2;

@@ -1,252 +1,203 @@
-// `make demo`: Capstan end to end in one command.
-//   1. the local control plane (reused when tmp/cluster runs it, else started there)
-//   2. the CRD, the operator as a child process and examples/minimal.yaml Ready in namespace capstan-demo
-//   3. the same app for real on loopback: bursts through HAProxy, coalescing, kill -9 of a worker, failover
-//   4. stops the fleet and the operator; the control plane keeps running (make cluster-down stops it)
-// DEMO_KEEP=1 keeps the fleet and the operator running until Ctrl-C. Flow shared with test/e2e/demo.test.ts.
+// `make demo`: Capstan on a real local Kubernetes cluster, in one command. Every command it runs is
+// printed, so a Kubernetes user can follow it and repeat it by hand:
+//   1. the local cluster (tmp/cluster, reused when it runs): control plane, 2 real nodes, kwok nodes
+//   2. the project's images, built from its Dockerfiles and pushed to the cluster's local registry
+//   3. helm install of charts/capstan: the operator as real pods (two replicas, leader election)
+//   4. a tiny upstream and examples/minimal.yaml in a namespace that enforces Pod Security restricted
+//   5. requests through the app's HAProxy Service from this machine; the upstream's fetch counts
+//   6. kill -9 of a worker container's process: the kubelet restarts it while the app keeps serving
+//   7. the operator's metrics
+// The cluster keeps running afterwards (`make cluster-down` stops it); DEMO_KEEP=1 prints how to
+// explore it and waits for Ctrl-C.
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { describeFleet } from '../workload/src/dev-runner.ts';
-import type { LocalFleet } from '../workload/src/local-fleet.ts';
-import type { ControlPlaneState } from '../test/harness/control-plane.ts';
-import { logTail } from '../test/harness/detached.ts';
 import {
+  readClusterState,
+  startLocalCluster,
+  pushImages,
+  type LocalClusterState,
+} from './local-cluster/cluster.ts';
+import { isAlive, logTail } from './local-cluster/detached.ts';
+import { toolsBin } from './local-cluster/tools.ts';
+import {
+  appPods,
+  appUrls,
+  applyApp,
   burst,
-  burstProblems,
-  demoFleetOptions,
-  describeBurst,
-  describeOwnership,
-  failoverProblems,
-  haproxyWorkerStatus,
-  killWorkerAndWaitFailover,
-  ownershipByWorker,
-  startFleet,
-  workerLogTails,
-} from '../test/e2e/demo-fleet.ts';
-import type { BurstOptions } from '../test/e2e/demo-fleet.ts';
-import {
-  deployExample,
-  ensureControlPlane,
-  installCrd,
-  kubectlAt,
-  operatorMetricLines,
-  overview,
-  repoRoot,
-  startOperator,
+  deployUpstream,
+  killWorkerContainer,
   waitAppReady,
-} from '../test/e2e/demo-kube.ts';
-import type { DemoOperator } from '../test/e2e/demo-kube.ts';
+  type BurstReport,
+} from './demo/app-steps.ts';
+import {
+  OPERATOR_IMAGE,
+  installOperator,
+  repoRoot,
+  restrictedNamespace,
+  serviceUrl,
+  step,
+  upstreamObjects,
+  type Steps,
+} from './demo/kube-steps.ts';
+import { CAPSTAN_VERSION } from '../operator/src/api/limits.ts';
+import { runLoad } from '../workload/src/local/load.ts';
 
 const clusterDir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(repoRoot, 'tmp', 'cluster'));
-const demoDir = join(repoRoot, 'tmp', 'demo');
-const namespace = 'capstan-demo';
-const example = join(repoRoot, 'examples', 'minimal.yaml');
+const NAMESPACE = 'capstan-demo';
+const OPERATOR_NAMESPACE = 'capstan-system';
+const UPSTREAM_NAMESPACE = 'default';
+const EXAMPLE = join(repoRoot, 'examples', 'minimal.yaml');
+const IMAGE = `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`;
 const keep = process.env.DEMO_KEEP === '1';
-const bin = process.env.CAPSTAN_TOOLS_BIN ?? join(repoRoot, 'bin');
 
 const out = (text = ''): void => void process.stdout.write(`${text}\n`);
-const indent = (text: string): string => text.replace(/^/gm, '  ');
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 let section = 0;
 function header(title: string): void {
   out(`\n${'='.repeat(8)} ${++section}. ${title} ${'='.repeat(Math.max(4, 70 - title.length))}`);
 }
 
-/** A failed step: what failed, why, and the tail of the log that explains it. */
-class DemoFailure extends Error {
-  readonly logs: string;
-  constructor(what: string, cause: unknown, logs: string) {
-    super(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`);
-    this.logs = logs;
-  }
+/** Runs a step, printing its output indented. */
+async function shown(steps: Steps, tool: 'kubectl' | 'helm', args: string[]): Promise<string> {
+  const result = await step(steps, tool, args);
+  const text = result.stdout.trimEnd();
+  if (text !== '') out(text.replace(/^/gm, '  '));
+  return text;
 }
 
-async function step<T>(what: string, logs: () => string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof DemoFailure) throw error;
-    // Errors from the harness often carry the log tail already.
-    const told = error instanceof Error && error.message.includes('last lines of');
-    throw new DemoFailure(what, error, told ? '' : logs());
+/** Reuses the cluster in tmp/cluster when all of it runs with real nodes, else starts it there. */
+async function cluster(): Promise<LocalClusterState> {
+  header('A local Kubernetes cluster with real nodes');
+  const existing = await readClusterState(clusterDir).catch(() => undefined);
+  const alive = existing?.components.every((c) => isAlive(c.pid)) && (existing?.realNodes.length ?? 0) > 0;
+  if (existing && alive) {
+    out(`Reusing the cluster running in ${relative(repoRoot, clusterDir)} (${existing.server}).`);
+    out('Building (cached) and pushing the images to its registry ...');
+    await pushImages(existing);
+    return existing;
   }
-}
-
-const running: { operator?: DemoOperator; fleet?: LocalFleet; kubeconfig?: string } = {};
-const operatorLog = join(demoDir, 'operator.log');
-const operatorTail = (): string => `--- last lines of ${operatorLog}\n${logTail(operatorLog, 30)}`;
-const clusterTail = (): string =>
-  ['kube-apiserver', 'kube-controller-manager', 'kwok']
-    .map((c) => join(clusterDir, 'logs', `${c}.log`))
-    .filter((log) => existsSync(log))
-    .map((log) => `--- last lines of ${log}\n${logTail(log, 10)}`)
-    .join('\n');
-const fleetTail = (): string => (running.fleet ? workerLogTails(running.fleet) : '(fleet not started)');
-
-async function controlPlane(): Promise<ControlPlaneState> {
-  header('Local Kubernetes control plane');
-  const started = Date.now();
-  const { state, reused } = await step('starting the control plane', clusterTail, () =>
-    ensureControlPlane(clusterDir),
-  );
+  out('$ make cluster-up   # etcd, kube-apiserver, controller-manager, scheduler, kwok; 2 real nodes');
   out(
-    reused
-      ? `Reusing the control plane running in ${relative(repoRoot, clusterDir)} (${state.server}).`
-      : `Started etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok in ${seconds(Date.now() - started)} (${state.server}).`,
+    '                    # (containerd + runc + kubelet each), kube-proxy (nftables), CoreDNS, a local registry',
   );
-  const nodes = await kubectlAt(state.kubeconfig, ['get', 'nodes']);
-  out(`$ kubectl get nodes\n${nodes.stdout.trimEnd()}`);
-  out('\nUse it from a shell:');
-  out(`  export KUBECONFIG=${state.kubeconfig} PATH=${bin}:$PATH`);
-  out('  kubectl get nodes');
-  out(`Component logs: ${join(clusterDir, 'logs')}`);
-  running.kubeconfig = state.kubeconfig;
+  const started = Date.now();
+  const state = await startLocalCluster({ dir: clusterDir, realNodes: 2 });
+  out(
+    `Up in ${seconds(Date.now() - started)}: ${state.server}; images built and pushed (log ${relative(repoRoot, join(clusterDir, 'logs', 'images.log'))}).`,
+  );
   return state;
 }
 
-async function operatorAndApp(kubeconfig: string): Promise<void> {
-  header('The operator turns examples/minimal.yaml into a running app');
-  out(indent(await step('installing the CRD', clusterTail, () => installCrd(kubeconfig))));
-  const operator = await step('starting the operator', operatorTail, () =>
-    startOperator({ kubeconfig, namespaces: [namespace], logFile: operatorLog }),
-  );
-  running.operator = operator;
-  out(
-    `Operator running (pid ${operator.pid}), log ${relative(repoRoot, operatorLog)}, metrics ${operator.metricsUrl}`,
-  );
+async function operator(steps: Steps): Promise<void> {
+  header('helm install: the operator as real pods');
   const started = Date.now();
-  const app = await step('applying the example', operatorTail, () =>
-    deployExample(kubeconfig, example, namespace),
-  );
-  out(
-    `Applied ${relative(repoRoot, example)} as ${namespace}/${app.name}; PersistentVolumes for ZooKeeper: ${app.volumes.join(', ')}`,
-  );
-  const live = await step(
-    `waiting for ${namespace}/${app.name} to be Ready`,
-    () => `${operatorTail()}\n${clusterTail()}`,
-    () => waitAppReady(kubeconfig, app),
-  );
-  out(
-    `Ready in ${seconds(Date.now() - started)}: phase ${live.status?.phase}, generation ${live.metadata.generation}, ` +
-      `observedGeneration ${live.status?.observedGeneration}`,
-  );
-  out(`\n$ kubectl get dapp,statefulsets,deployments,services,pods -n ${namespace}`);
-  out(await overview(kubeconfig, namespace));
-  out(`\n$ curl -s ${operator.metricsUrl} | grep -E '^(controller_runtime_reconcile_total|workqueue_depth)'`);
-  const lines = await step('reading operator metrics', operatorTail, () =>
-    operatorMetricLines(operator, ['controller_runtime_reconcile_total', 'workqueue_depth']),
-  );
-  out(lines.join('\n'));
+  await installOperator(steps, OPERATOR_NAMESPACE, [`image.repository=${OPERATOR_IMAGE.repository}`]);
+  out(`Installed and Ready in ${seconds(Date.now() - started)}.`);
+  await shown(steps, 'kubectl', ['get', 'pods', '-n', OPERATOR_NAMESPACE, '-o', 'wide']);
 }
 
-async function sendBurst(fleet: LocalFleet, title: string, options: BurstOptions): Promise<void> {
-  out(`\n${title}`);
-  const result = await step(title, fleetTail, () => burst(fleet, options));
-  out(describeBurst(result));
-  const problems = burstProblems(result);
-  if (problems.length > 0) throw new DemoFailure(title, new Error(problems.join('; ')), fleetTail());
-}
-
-async function localFleet(): Promise<void> {
-  header('The same app for real on this machine (loopback)');
-  const options = await demoFleetOptions(example, namespace);
-  out(
-    `Starting ZooKeeper, Redis, HAProxy, the rebalancer, ${options.workers} workers and a tiny upstream ...`,
-  );
+async function app(steps: Steps): Promise<{ haproxy: string; upstream: string }> {
+  header('kubectl apply: examples/minimal.yaml on the real nodes');
+  await deployUpstream(steps, upstreamObjects(UPSTREAM_NAMESPACE, IMAGE), UPSTREAM_NAMESPACE);
+  await restrictedNamespace(steps, NAMESPACE);
   const started = Date.now();
-  const fleet = await step('starting the local fleet', fleetTail, () => startFleet(options));
-  running.fleet = fleet;
-  out(`Up in ${seconds(Date.now() - started)}.`);
-  out(describeFleet(fleet).replace(/\nTry:[\s\S]*$/, ''));
-  await sendBurst(fleet, 'Burst 1: 200 requests over 50 keys through HAProxy', {
-    prefix: 'demo',
-    requests: 200,
-    keys: 50,
-  });
-  out('\nPartition ownership (from ZooKeeper owners/<p>):');
-  out(describeOwnership(ownershipByWorker(fleet, await fleet.partitionStates())));
+  const applied = await applyApp(steps, EXAMPLE, NAMESPACE);
+  const live = await waitAppReady(steps, NAMESPACE, applied.metadata.name);
+  out(`Ready ${seconds(Date.now() - started)} after apply: phase ${live.status?.phase}.`);
+  await shown(steps, 'kubectl', ['get', 'dapp,pods', '-n', NAMESPACE, '-o', 'wide']);
+  return appUrls(steps, NAMESPACE, applied.metadata.name, UPSTREAM_NAMESPACE);
+}
 
-  const victim = [...fleet.workers.keys()][0]!;
-  const pid = fleet.workers.get(victim)!.process.pid;
-  out(`\nkill -9 ${pid} (worker ${victim}); waiting until each of its partitions is owned again ...`);
-  const failover = await step('failover after kill -9', fleetTail, () =>
-    killWorkerAndWaitFailover(fleet, victim),
+function describeBurst(report: BurstReport): string {
+  const failures = JSON.stringify(Object.fromEntries(report.load.failures));
+  return (
+    `  ${report.load.ok} ok, ${report.load.failed} failed ${report.load.failed > 0 ? failures : ''}; ` +
+    `${report.keys.length} keys, ${report.upstreamFetches} upstream fetches (at most ${report.maxFetchesPerKey} per key)`
   );
-  out(`  every partition owned again ${seconds(failover.failoverMs)} after the kill`);
+}
+
+async function requests(urls: { haproxy: string; upstream: string }): Promise<void> {
+  header('Requests through the HAProxy Service');
+  out(`$ curl -s ${urls.haproxy}/v1/cache/demo-0     # and 199 more over 50 keys, 16 at a time`);
+  const first = await burst(urls, { prefix: 'demo', requests: 200, keys: 50 });
+  out(describeBurst(first));
+  out(`$ curl -s ${urls.upstream}/_fetches          # the upstream counts each fetch per key`);
+  out('The same 200 requests again: every one is a cache hit, the upstream sees no new fetch.');
+  const second = await burst(urls, { prefix: 'demo', requests: 200, keys: 50 });
+  out(describeBurst(second));
+}
+
+async function failure(steps: Steps, urls: { haproxy: string; upstream: string }): Promise<void> {
+  header('kill -9 of a worker container: the kubelet restarts it');
+  const [victim] = await appPods(steps, NAMESPACE, 'hello', 'worker');
+  if (!victim) throw new Error('no worker pod found');
+  let stop = false;
+  const load = runLoad({
+    url: (i) => `${urls.haproxy}/v1/cache/during-${i % 20}`,
+    concurrency: 4,
+    total: 100_000,
+    maxMs: 180_000,
+    stop: () => stop,
+  });
+  const kill = await killWorkerContainer(steps, NAMESPACE, victim.metadata.name).finally(() => (stop = true));
+  const during = await load;
   out(
-    `  (the app's policy: the dead worker's ZooKeeper session expires after ${seconds(options.sessionTimeoutMs ?? 0)}, ` +
-      `then rebalanceDelaySeconds ${seconds(options.departureDelayMs ?? 0)} pass before its partitions move)`,
+    `  ${kill.pod} on ${kill.node}: exit code ${kill.exitCode}, restartCount ${kill.restartsBefore} -> ${kill.restartsAfter}, Ready again`,
   );
-  out(`  ${failover.victim} owned ${failover.owned} partitions; ${failover.moved} moved; survivors now:`);
-  out(describeOwnership(failover.after));
-  out(`  max-min across survivors: ${failover.spread}`);
-  out(`  HAProxy health checks: ${await haproxyWorkerStatus(fleet)}`);
-  const problems = failoverProblems(failover);
-  if (problems.length > 0) throw new DemoFailure('failover', new Error(problems.join('; ')), fleetTail());
-  await sendBurst(fleet, 'Burst 2 (after the failover): 200 requests over 50 new keys', {
-    prefix: 'after',
-    requests: 200,
-    keys: 50,
-  });
+  out(
+    `  GETs through HAProxy meanwhile: ${during.ok} ok, ${during.failed} failed ${JSON.stringify(Object.fromEntries(during.failures))}`,
+  );
+  await shown(steps, 'kubectl', ['get', 'pod', kill.pod, '-n', NAMESPACE]);
 }
 
-async function stopAll(): Promise<void> {
-  const { fleet, operator } = running;
-  delete running.fleet;
-  delete running.operator;
-  await fleet?.stop();
-  await operator?.stop();
+async function metrics(steps: Steps): Promise<void> {
+  header("The operator's metrics");
+  const url = await serviceUrl(steps, OPERATOR_NAMESPACE, 'capstan-operator-metrics');
+  out(`$ curl -s ${url}/metrics | grep -E '^(controller_runtime_reconcile_total|workqueue_depth)'`);
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const lines = text
+    .split('\n')
+    .filter((l) => /^(controller_runtime_reconcile_total|workqueue_depth)\{/.test(l));
+  out(lines.map((l) => `  ${l}`).join('\n'));
 }
 
-const signalled = new Promise<NodeJS.Signals>((resolveSignal) => {
-  process.once('SIGINT', resolveSignal);
-  process.once('SIGTERM', resolveSignal);
-});
+function explore(state: LocalClusterState, urls: { haproxy: string; upstream: string }): void {
+  header(keep ? 'Kept running (DEMO_KEEP=1): explore it' : 'Explore it yourself');
+  out(`  export KUBECONFIG=${state.kubeconfig} PATH=${toolsBin()}:$PATH`);
+  out('  kubectl get nodes -o wide');
+  out(`  kubectl get dapp,pods -n ${NAMESPACE} -o wide`);
+  out(`  curl -s ${urls.haproxy}/v1/cache/anything`);
+  out(`  kubectl logs -n ${NAMESPACE} hello-worker-0 --previous`);
+  out(`  kubectl logs -n ${OPERATOR_NAMESPACE} deploy/capstan-operator`);
+  out(`Component logs: ${join(state.dir, 'logs')}; \`make cluster-down\` stops the cluster.`);
+}
 
 async function flow(): Promise<void> {
-  const state = await controlPlane();
-  await operatorAndApp(state.kubeconfig);
-  await localFleet();
-  if (keep) {
-    keeping = true;
-    header('Kept running (DEMO_KEEP=1)');
-    if (running.fleet) out(describeFleet(running.fleet).replace(/\nCtrl-C stops everything\.$/, ''));
-    out(`Operator metrics ${running.operator?.metricsUrl}; log ${relative(repoRoot, operatorLog)}`);
-    out('Ctrl-C stops the fleet and the operator; the control plane keeps running.');
-    await signalled;
-  }
+  const started = Date.now();
+  const state = await cluster();
+  const steps: Steps = { kubeconfig: state.kubeconfig, print: out };
+  await shown(steps, 'kubectl', ['get', 'nodes', '-o', 'wide']);
+  await operator(steps);
+  const urls = await app(steps);
+  await requests(urls);
+  await failure(steps, urls);
+  await metrics(steps);
+  explore(state, urls);
+  out(`\nThe demo took ${seconds(Date.now() - started)}.`);
+  if (keep) await new Promise((resolveSignal) => process.once('SIGINT', resolveSignal));
 }
 
-/** Ctrl-C (or SIGTERM) before the demo finished. */
-class Interrupted extends Error {}
-
-let keeping = false;
-
-async function main(): Promise<number> {
-  const interrupted = signalled.then((signal) => {
-    // With DEMO_KEEP=1 the signal is the expected end, which flow() awaits itself.
-    if (!keeping) throw new Interrupted(`interrupted by ${signal}`);
-  });
-  try {
-    await Promise.race([flow(), interrupted.then(() => new Promise<never>(() => undefined))]);
-    return 0;
-  } catch (error) {
-    if (error instanceof Interrupted) {
-      out(`\n${error.message}`);
-      return 130;
-    }
-    out(`\nDEMO FAILED: ${error instanceof Error ? error.message : String(error)}`);
-    if (error instanceof DemoFailure && error.logs !== '') out(error.logs);
-    return 1;
-  } finally {
-    header('Stopping');
-    await stopAll();
-    out('Stopped the local fleet and the operator.');
-    if (running.kubeconfig !== undefined)
-      out(
-        `The control plane keeps running (KUBECONFIG=${running.kubeconfig}); \`make cluster-down\` stops it.`,
-      );
-  }
+function failureLogs(): string {
+  const logs = ['kube-apiserver', 'capstan-node-0-kubelet', 'capstan-node-1-kubelet', 'images']
+    .map((c) => join(clusterDir, 'logs', `${c}.log`))
+    .filter((log) => existsSync(log));
+  return logs.map((log) => `--- last lines of ${log}\n${logTail(log, 12)}`).join('\n');
 }
 
-process.exit(await main());
+try {
+  await flow();
+} catch (error) {
+  out(`\nDEMO FAILED: ${error instanceof Error ? error.message : String(error)}`);
+  out(failureLogs());
+  process.exitCode = 1;
+}

@@ -7,7 +7,7 @@
 import { fleetOptionsFrom, readAppFile } from '../../workload/src/dev-runner.ts';
 import { LocalFleet } from '../../workload/src/local-fleet.ts';
 import type { FleetOptions, PartitionState } from '../../workload/src/local-fleet.ts';
-import { runLoad } from '../integration/workload/load.ts';
+import { runLoad } from '../../workload/src/local/load.ts';
 
 /** The fleet options `capstan dev <file>` would use, in `namespace`. */
 export async function demoFleetOptions(file: string, namespace: string): Promise<FleetOptions> {

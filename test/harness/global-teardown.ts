@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
-import { stopControlPlane } from './control-plane.ts';
+import { stopLocalCluster } from '../../hack/local-cluster/cluster.ts';
 
-/** Stops the control plane that global-setup started (not one the user provided). */
+/** Stops the cluster that global-setup started (not one the user provided). */
 export default async function globalTeardown(): Promise<void> {
   const dir = process.env.CAPSTAN_TEST_CLUSTER_OWNED;
   if (!dir) return;
-  await stopControlPlane(dir);
+  await stopLocalCluster(dir);
   if (!process.env.CAPSTAN_KEEP_TEST_CLUSTER) await rm(dir, { recursive: true, force: true });
 }

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { runTool, type CommandResult } from '../../hack/local-cluster/tools.ts';
 
 /**
  * Helpers for tests that run against the local control plane started by jest's global setup
  * (test/harness/global-setup.ts), which exports CAPSTAN_TEST_KUBECONFIG.
  */
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Path of the admin kubeconfig of the test control plane. */
 export function testKubeconfig(): string {
@@ -34,40 +31,7 @@ export function loadKubeConfig(): KubeConfig {
   return kc;
 }
 
-/** Directory holding kubectl, helm and the other built tools. */
-export function toolsBin(): string {
-  return process.env.CAPSTAN_TOOLS_BIN ?? join(repoRoot, 'bin');
-}
-
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
-/** Runs a binary from the tools folder; rejects on a non-zero exit unless `allowFailure`. */
-export function runTool(
-  tool: string,
-  args: string[],
-  options: { input?: string; allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {},
-): Promise<CommandResult> {
-  return new Promise((resolveRun, reject) => {
-    const child = execFile(
-      join(toolsBin(), tool),
-      args,
-      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...options.env } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        if (code !== 0 && !options.allowFailure) {
-          reject(new Error(`${tool} ${args.join(' ')} exited ${code}: ${stderr || stdout}`));
-          return;
-        }
-        resolveRun({ stdout, stderr, code });
-      },
-    );
-    child.stdin?.end(options.input ?? '');
-  });
-}
+export { runTool, toolsBin, type CommandResult } from '../../hack/local-cluster/tools.ts';
 
 /** Runs kubectl against the test control plane. */
 export function kubectl(

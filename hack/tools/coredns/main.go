@@ -1,7 +1,8 @@
 // Command coredns is CoreDNS with only the plugins the local cluster's Corefile
-// uses, instead of the ~60 of core/plugin/zplugin.go. Each plugin registers
-// itself when imported; dnsserver's directive list decides the order they run
-// in, so it keeps the order of CoreDNS's own core/dnsserver/zdirectives.go.
+// uses (bind keeps it on the cluster's host bridge), instead of the ~60 of
+// core/plugin/zplugin.go. Each plugin registers itself when imported;
+// dnsserver's directive list decides the order they run in, so it keeps the
+// order of CoreDNS's own core/dnsserver/zdirectives.go.
 // kubernetes and cache import metadata, prometheus (plugin/metrics) and
 // transfer themselves, so those are listed too rather than left unusable.
 package main
@@ -12,6 +13,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/health"
@@ -27,6 +29,7 @@ import (
 var directives = []string{
 	"metadata",
 	"reload",
+	"bind",
 	"ready",
 	"health",
 	"prometheus",

@@ -1,12 +1,14 @@
 //go:build tools
 
-// Package tools records the control-plane commands this module builds, so
-// `go mod tidy` keeps their dependencies.
+// Package tools records the Kubernetes commands this module builds (the control
+// plane and the node agents), so `go mod tidy` keeps their dependencies.
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitUntil } from '../../../workload/src/local/index.ts';
 import { LocalFleet } from '../../../workload/src/local-fleet.ts';
 import type { FleetWorker } from '../../../workload/src/local-fleet.ts';
-import { describeLoad, runLoad } from './load.ts';
+import { describeLoad, runLoad } from '../../../workload/src/local/load.ts';
 
 const PARTITIONS = 16;
 

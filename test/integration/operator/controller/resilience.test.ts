@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
-import { restartComponent } from '../../../harness/control-plane.ts';
+import { restartComponent } from '../../../../hack/local-cluster/cluster.ts';
 import { kubectl, testClusterDir } from '../../../harness/kube.ts';
 import { appObjects, applyApp, getJson, waitForReady } from './helpers.ts';
 import {

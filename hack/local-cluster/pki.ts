@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -70,11 +70,11 @@ async function signLeaf(pki: Pki, leaf: Leaf): Promise<void> {
 }
 
 /**
- * Creates a throw-away CA, an apiserver serving certificate for 127.0.0.1/localhost and the
- * in-cluster service names, an admin client certificate (group system:masters) and the
- * service-account signing key pair, all under `dir`. Uses the openssl command.
+ * Creates a throw-away CA, an apiserver serving certificate for 127.0.0.1/localhost, the
+ * in-cluster service names and `extraIps`, an admin client certificate (group system:masters) and
+ * the service-account signing key pair, all under `dir`. Uses the openssl command.
  */
-export async function createPki(dir: string): Promise<Pki> {
+export async function createPki(dir: string, extraIps: string[] = []): Promise<Pki> {
   await mkdir(dir, { recursive: true });
   const pki = pkiPaths(dir);
   await openssl(['genrsa', '-out', pki.caKey, '2048']);
@@ -91,8 +91,16 @@ export async function createPki(dir: string): Promise<Pki> {
     '-out',
     pki.caCert,
   ]);
-  const sans =
-    'IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc';
+  const sans = [
+    'IP:127.0.0.1',
+    'IP:10.96.0.1',
+    ...extraIps.map((ip) => `IP:${ip}`),
+    'DNS:localhost',
+    'DNS:kubernetes',
+    'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc',
+    'DNS:kubernetes.default.svc.cluster.local',
+  ].join(',');
   await signLeaf(pki, {
     cert: pki.apiserverCert,
     key: pki.apiserverKey,
@@ -108,4 +116,26 @@ export async function createPki(dir: string): Promise<Pki> {
   await openssl(['genrsa', '-out', pki.serviceAccountKey, '2048']);
   await openssl(['rsa', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub]);
   return pki;
+}
+
+/** A client certificate and key for one cluster identity, signed by the local CA. */
+export interface ClientCert {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Signs a client certificate for `user` (the CN) in `groups` (O=), as the kubelets
+ * (system:node:NAME in system:nodes), kube-proxy (system:kube-proxy) and CoreDNS authenticate.
+ */
+export async function createClientCert(
+  pki: Pki,
+  file: string,
+  identity: { user: string; groups?: string[] },
+): Promise<ClientCert> {
+  const dir = dirname(pki.caCert);
+  const leaf = { cert: join(dir, `${file}.crt`), key: join(dir, `${file}.key`) };
+  const subject = [...(identity.groups ?? []).map((g) => `/O=${g}`), `/CN=${identity.user}`].join('');
+  await signLeaf(pki, { ...leaf, subject, extensions: 'extendedKeyUsage=clientAuth\n' });
+  return leaf;
 }

@@ -7,6 +7,8 @@ export interface ComponentSpec {
   command: string;
   args: string[];
   log: string;
+  /** Environment on top of the caller's. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -18,7 +20,11 @@ export interface ComponentSpec {
 export function startDetached(spec: ComponentSpec): number {
   const fd = openSync(spec.log, 'a');
   try {
-    const child = spawn(spec.command, spec.args, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(spec.command, spec.args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...spec.env },
+    });
     if (child.pid === undefined) throw new Error(`could not start ${spec.name} (${spec.command})`);
     child.unref();
     return child.pid;
@@ -39,6 +45,20 @@ export function isAlive(pid: number): boolean {
     return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
+  }
+}
+
+/**
+ * The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined
+ * when it is gone. PIDs wrap (at 32768 here): a recorded pid is ours only while this still matches.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,179 @@
+/**
+ * Capstan on the real nodes of the e2e cluster, through the steps `make demo` runs: the operator
+ * installed with helm from the image built by `make images`, examples/minimal.yaml applied with
+ * kubectl into a namespace that enforces Pod Security restricted, requests through the HAProxy
+ * Service, and real failures (kill -9 of a worker container, deletion of the Redis pod).
+ * Timings are printed, never asserted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import { request } from 'undici';
+import {
+  appPods,
+  appUrls,
+  applyApp,
+  burst,
+  deployUpstream,
+  killWorkerContainer,
+  upstreamFetches,
+  waitAppReady,
+  type PodJson,
+} from '../../hack/demo/app-steps.ts';
+import {
+  OPERATOR_IMAGE,
+  getJson,
+  installOperator,
+  quietSteps,
+  repoRoot,
+  restrictedNamespace,
+  step,
+  upstreamObjects,
+  waitFor,
+  type Steps,
+} from '../../hack/demo/kube-steps.ts';
+import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
+import { testKubeconfig } from '../harness/kube.ts';
+
+const NAMESPACE = 'e2e-real';
+const OPERATOR_NAMESPACE = 'capstan-system';
+const IMAGE = `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`;
+const APP = 'hello';
+
+function ready(pod: PodJson): boolean {
+  return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+async function cacheGet(base: string, key: string): Promise<{ status: number; cache: string | undefined }> {
+  const response = await request(`${base}/v1/cache/${key}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  await response.body.text();
+  const cache = response.headers['x-cache'];
+  return { status: response.statusCode, cache: typeof cache === 'string' ? cache : undefined };
+}
+
+describe('on real nodes: the operator from helm runs examples/minimal.yaml', () => {
+  let steps: Steps;
+  let urls: { haproxy: string; upstream: string };
+
+  beforeAll(async () => {
+    steps = quietSteps(testKubeconfig());
+    const started = Date.now();
+    await installOperator(steps, OPERATOR_NAMESPACE, [`image.repository=${OPERATOR_IMAGE.repository}`]);
+    await deployUpstream(steps, upstreamObjects('default', IMAGE), 'default');
+    await restrictedNamespace(steps, NAMESPACE);
+    await applyApp(steps, join(repoRoot, 'examples', 'minimal.yaml'), NAMESPACE);
+    await waitAppReady(steps, NAMESPACE, APP);
+    urls = await appUrls(steps, NAMESPACE, APP, 'default');
+    console.log(`operator installed and ${NAMESPACE}/${APP} Ready in ${Date.now() - started} ms`);
+  }, 600_000);
+
+  afterAll(async () => {
+    await step(steps, 'kubectl', ['delete', 'namespace', NAMESPACE, '--wait=false'], { allowFailure: true });
+  });
+
+  it('runs every component of the app and the operator on the real nodes, Ready through their own probes', async () => {
+    const pods = await appPods(steps, NAMESPACE, APP);
+    const byComponent = (c: string): PodJson[] =>
+      pods.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === c);
+    expect(byComponent('worker')).toHaveLength(3);
+    expect(byComponent('cache')).toHaveLength(1);
+    expect(byComponent('coordination')).toHaveLength(1);
+    expect(byComponent('load-balancer')).toHaveLength(1);
+    const operators = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', OPERATOR_NAMESPACE]);
+    expect(operators?.items).toHaveLength(2);
+    for (const pod of [...pods, ...(operators?.items ?? [])]) {
+      expect({
+        pod: pod.metadata.name,
+        node: pod.spec.nodeName?.startsWith('capstan-node-'),
+        ready: ready(pod),
+      }).toEqual({
+        pod: pod.metadata.name,
+        node: true,
+        ready: true,
+      });
+    }
+  });
+
+  it('enforces Pod Security restricted in the namespace: the app was admitted, a root pod is not', async () => {
+    const rejected = await step(
+      steps,
+      'kubectl',
+      [
+        'run',
+        'root-shell',
+        '-n',
+        NAMESPACE,
+        `--image=${IMAGE}`,
+        '--overrides={"spec":{"securityContext":{"runAsUser":0}}}',
+        '--',
+        'sleep',
+        '1',
+      ],
+      { allowFailure: true },
+    );
+    expect(rejected.code).not.toBe(0);
+    expect(rejected.stderr).toMatch(/violates PodSecurity "restricted/);
+  });
+
+  it('serves requests through the HAProxy Service; a repeated key is a hit; concurrent misses of a key make one fetch', async () => {
+    const first = await burst(urls, { prefix: 'e2e', requests: 200, keys: 50 });
+    console.log(`burst: ok=${first.load.ok} failed=${first.load.failed} fetches=${first.upstreamFetches}`);
+    expect(first.load.ok).toBe(200);
+    expect(first.maxFetchesPerKey).toBe(1);
+    expect(await cacheGet(urls.haproxy, 'e2e-0')).toEqual({ status: 200, cache: 'hit' });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => cacheGet(urls.haproxy, 'e2e-together')),
+    );
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect((await upstreamFetches(urls.upstream)).get('e2e-together')).toBe(1);
+  });
+
+  it('restarts a worker container killed with kill -9 (restartCount + 1) and serves again', async () => {
+    const [victim] = await appPods(steps, NAMESPACE, APP, 'worker');
+    const kill = await killWorkerContainer(steps, NAMESPACE, victim!.metadata.name);
+    console.log(
+      `kill -9 ${kill.pid} in ${kill.pod} on ${kill.node}: restarts ${kill.restartsBefore} -> ${kill.restartsAfter}`,
+    );
+    expect(kill.restartsAfter).toBe(kill.restartsBefore + 1);
+    expect(kill.exitCode).toBe(137);
+    const after = await waitFor('a burst served in full after the restart', async () => {
+      const b = await burst(urls, { prefix: `after-kill-${Date.now()}`, requests: 60, keys: 20 });
+      return b.load.ok === 60 ? b : undefined;
+    });
+    expect(after.maxFetchesPerKey).toBe(1);
+  }, 240_000);
+
+  it('serves from the upstream while the Redis pod is replaced, then caches again', async () => {
+    const [redis] = await appPods(steps, NAMESPACE, APP, 'cache');
+    await step(steps, 'kubectl', ['delete', 'pod', '-n', NAMESPACE, redis!.metadata.name, '--wait=false']);
+    const bypassed = await waitFor('a request served with the cache bypassed', async () => {
+      const r = await cacheGet(urls.haproxy, `no-redis-${Date.now()}`);
+      return r.status === 200 && r.cache === 'bypass' ? r : undefined;
+    });
+    expect(bypassed.status).toBe(200);
+    const key = `redis-back-${Date.now()}`;
+    await waitFor(
+      'Redis back: a miss, then a hit',
+      async () => {
+        const pods = await appPods(steps, NAMESPACE, APP, 'cache');
+        if (!pods.some((p) => p.metadata.uid !== redis!.metadata.uid && ready(p))) return undefined;
+        await cacheGet(urls.haproxy, key);
+        const again = await cacheGet(urls.haproxy, key);
+        return again.cache === 'hit' ? again : undefined;
+      },
+      180_000,
+    );
+  }, 240_000);
+
+  it('rolls the operator on helm upgrade with a changed value', async () => {
+    const before = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', OPERATOR_NAMESPACE]);
+    await installOperator(steps, OPERATOR_NAMESPACE, [
+      `image.repository=${OPERATOR_IMAGE.repository}`,
+      'logLevel=debug',
+    ]);
+    const after = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', OPERATOR_NAMESPACE]);
+    const oldNames = new Set(before?.items.map((p) => p.metadata.name));
+    const running = after?.items.filter((p) => ready(p)) ?? [];
+    expect(running).toHaveLength(2);
+    expect(running.some((p) => oldNames.has(p.metadata.name))).toBe(false);
+  }, 360_000);
+});
