@@ -4,7 +4,7 @@ import { CAPSTAN_VERSION, PARTITIONS_MAX, PARTITIONS_MIN, URL_MAX_LENGTH } from 
 import { EnvList, Image, Resources } from './schema-common.ts';
 
 /** The worker image of this release. */
-export const DEFAULT_WORKER_IMAGE = `ghcr.io/capstan-dev/worker:${CAPSTAN_VERSION}`;
+export const DEFAULT_WORKER_IMAGE = `ghcr.io/capstan-dev/capstan:${CAPSTAN_VERSION}`;
 
 /** Built-in example apps of the worker runtime; any other DNS label names a custom handler. */
 export const BUILT_IN_APPS = ['cache-gateway', 'counters'] as const;

@@ -9,7 +9,7 @@ describe('applySpecDefaults', () => {
   it('fills in every default of a minimal spec', () => {
     const expected: DistributedAppSpec = {
       workers: {
-        image: `ghcr.io/capstan-dev/worker:${CAPSTAN_VERSION}`,
+        image: `ghcr.io/capstan-dev/capstan:${CAPSTAN_VERSION}`,
         replicas: 3,
         partitions: 64,
         app: 'cache-gateway',
