@@ -1,0 +1,151 @@
+/**
+ * A real node of the local cluster failed for real (its kubelet stopped, its containers frozen) and
+ * brought back: the node controller marks it NotReady, taint eviction deletes its pods and their
+ * ReplicaSet replaces them on the other node; once restored, the node is Ready again and its
+ * kubelet finishes the deletion. Timings are printed, never asserted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { failNode, restoreNode } from '../../hack/local-cluster/cluster.ts';
+import type { PodJson } from '../../hack/demo/app-steps.ts';
+import {
+  OPERATOR_IMAGE,
+  applyObjects,
+  getJson,
+  quietSteps,
+  step,
+  waitFor,
+  type Steps,
+} from '../../hack/demo/kube-steps.ts';
+import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
+import { createNamespace, testClusterDir, testKubeconfig } from '../harness/kube.ts';
+
+const FAILED = 'capstan-node-1';
+const SURVIVOR = 'capstan-node-0';
+
+interface NodeJson {
+  status: { conditions: { type: string; status: string }[] };
+  spec: { taints?: { key: string; effect: string }[] };
+}
+
+function nodeReady(node: NodeJson | undefined): string | undefined {
+  return node?.status.conditions.find((c) => c.type === 'Ready')?.status;
+}
+
+function sleeper(namespace: string): object {
+  const labels = { app: 'sleeper' };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'sleeper', namespace },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          // Start on the node that will fail; the replacement may go anywhere.
+          affinity: {
+            nodeAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  weight: 100,
+                  preference: {
+                    matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [FAILED] }],
+                  },
+                },
+              ],
+            },
+          },
+          terminationGracePeriodSeconds: 1,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'sleeper',
+              image: `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`,
+              command: ['sleep', 'infinity'],
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+describe('a real node failed for real', () => {
+  let steps: Steps;
+  let namespace: string;
+  let failed = false;
+
+  beforeAll(async () => {
+    steps = quietSteps(testKubeconfig());
+    namespace = await createNamespace('e2e-node');
+  });
+
+  afterAll(async () => {
+    if (failed) await restoreNode(testClusterDir(), FAILED);
+    await waitFor(`${FAILED} Ready`, async () =>
+      nodeReady(await getJson<NodeJson>(steps, ['node', FAILED])) === 'True' ? true : undefined,
+    );
+    await step(steps, 'kubectl', ['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
+  }, 120_000);
+
+  it('turns NotReady, has its pod evicted and replaced on the other node, and comes back Ready', async () => {
+    await applyObjects(steps, [sleeper(namespace)], 'sleeper.yaml');
+    await step(steps, 'kubectl', [
+      'rollout',
+      'status',
+      '-n',
+      namespace,
+      'deployment/sleeper',
+      '--timeout=120s',
+    ]);
+    const pods = async (): Promise<PodJson[]> =>
+      (await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', namespace]))?.items ?? [];
+    const [original] = await pods();
+    expect(original?.spec.nodeName).toBe(FAILED);
+
+    const started = Date.now();
+    await failNode(testClusterDir(), FAILED);
+    failed = true;
+    await waitFor(`${FAILED} NotReady`, async () =>
+      nodeReady(await getJson<NodeJson>(steps, ['node', FAILED])) !== 'True' ? true : undefined,
+    );
+    const notReadyMs = Date.now() - started;
+    const replacement = await waitFor(
+      'a replacement pod Ready on the surviving node',
+      async () => {
+        const now = await pods();
+        return now.find(
+          (p) =>
+            p.metadata.uid !== original!.metadata.uid &&
+            p.spec.nodeName === SURVIVOR &&
+            p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+      },
+      90_000,
+    );
+    const replacedMs = Date.now() - started;
+    const evicted = (await pods()).find((p) => p.metadata.uid === original!.metadata.uid) as
+      (PodJson & { metadata: { deletionTimestamp?: string } }) | undefined;
+    // The frozen kubelet cannot confirm the deletion: the evicted pod stays Terminating until it is back.
+    expect(evicted?.metadata.deletionTimestamp).toBeDefined();
+    expect(replacement.spec.nodeName).toBe(SURVIVOR);
+
+    await restoreNode(testClusterDir(), FAILED);
+    failed = false;
+    await waitFor(`${FAILED} Ready again`, async () =>
+      nodeReady(await getJson<NodeJson>(steps, ['node', FAILED])) === 'True' ? true : undefined,
+    );
+    await waitFor('the evicted pod removed once its kubelet is back', async () =>
+      (await pods()).some((p) => p.metadata.uid === original!.metadata.uid) ? undefined : true,
+    );
+    console.log(
+      `${FAILED} NotReady ${notReadyMs} ms after the failure; replacement Ready on ${SURVIVOR} after ${replacedMs} ms`,
+    );
+  }, 240_000);
+});
