@@ -43,6 +43,8 @@ export interface OperatorConfig {
   clusterDomain: string | undefined;
   /** Interval of the periodic resync of every app; 0: none. */
   syncPeriodMs: number;
+  /** Run each app's partition rebalancer (in ZooKeeper) while this replica leads. */
+  coordinate: boolean;
 }
 
 interface FlagSpec {
@@ -95,6 +97,11 @@ const FLAGS = {
     default: '10m',
     help: 'Reconcile every DistributedApp this often even without a change; 0s disables it.',
   },
+  coordinate: {
+    type: 'boolean',
+    default: 'true',
+    help: "While leading, run each DistributedApp's partition rebalancer, which writes the assignment in the app's ZooKeeper.",
+  },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal.' },
   kubeconfig: {
     type: 'string',
@@ -125,7 +132,8 @@ export function usage(): string {
   return [
     'Usage: capstan-operator [flags]',
     '',
-    'Runs the Capstan operator: reconciles DistributedApps in the watched namespaces.',
+    'Runs the Capstan operator: reconciles DistributedApps in the watched namespaces and, while leading,',
+    "runs each app's partition rebalancer (see --coordinate).",
     'Flags (each can also be set by the environment variable in brackets):',
     ...lines,
     '',
@@ -247,6 +255,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Op
     ...timings(raw),
     maxConcurrentReconciles: parsePositiveInt('max-concurrent-reconciles', raw['max-concurrent-reconciles']),
     syncPeriodMs: parseDuration('sync-period', raw['sync-period']),
+    coordinate: parseBoolean('coordinate', raw.coordinate),
     logLevel: raw['log-level'],
     kubeconfig: raw.kubeconfig || env.KUBECONFIG || undefined,
     clusterDomain: raw['cluster-domain'],

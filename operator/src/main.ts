@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
- * `capstan-operator`: runs the DistributedApp controller in-cluster or from a kubeconfig. `--help` lists
- * the flags. Exits 0 after SIGTERM/SIGINT (the Lease is released so a standby takes over at once), 1 when
- * leadership is lost or start-up fails, 2 on invalid flags.
+ * `capstan-operator`: runs the DistributedApp controller in-cluster or from a kubeconfig and, while it
+ * leads (unless `--coordinate=false`), each app's partition rebalancer. `--help` lists the flags. Exits 0
+ * after SIGTERM/SIGINT (the Lease is released so a standby takes over at once), 1 when leadership is lost
+ * or start-up fails, 2 on invalid flags.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { ConfigError, parseConfig, usage, type OperatorConfig } from './config.ts';
+import { addCoordination } from './coordination/leader-runnable.ts';
 import { addDistributedAppController } from './controller/setup.ts';
 import { buildHealthServer, createLogger, Manager, type Logger } from './runtime/index.ts';
 
@@ -53,14 +55,17 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
         }
       : {}),
   });
-  addDistributedAppController(manager, {
+  const clusterDomain = config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain };
+  const { caches } = addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
     syncPeriodMs: config.syncPeriodMs,
     identity,
     logger: log,
-    ...(config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain }),
+    ...clusterDomain,
   });
+  if (config.coordinate)
+    addCoordination(manager, { apps: caches.apps, identity, logger: log, ...clusterDomain });
   manager.handleSignals();
   await manager.start();
   await serveMetrics(manager, registry, config);

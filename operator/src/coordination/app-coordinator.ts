@@ -1,0 +1,114 @@
+/**
+ * The coordinator of one DistributedApp: a {@link Supervisor} that keeps a {@link openRebalancerSession}
+ * open for the app's {@link CoordinatorSpec}, retrying with backoff. It logs once per state change, with
+ * the app's namespace and name as fields: running, session lost, unreachable (a repeat of the same failure
+ * goes to debug), stopped. A changed spec needs a new coordinator (the set restarts it).
+ */
+import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
+import type { Timers } from '../../../common/src/timers.ts';
+import type { Logger } from '../runtime/index.ts';
+import type { BackoffPolicy } from './backoff.ts';
+import type { CoordinatorSpec } from './coordinator-spec.ts';
+import {
+  openRebalancerSession,
+  type RebalancerSessionOptions,
+  type ZooKeeperTimeouts,
+} from './rebalancer-session.ts';
+import { Supervisor, type SupervisorState } from './supervisor.ts';
+
+/** Options of {@link AppCoordinator}. */
+export interface AppCoordinatorOptions {
+  readonly spec: CoordinatorSpec;
+  readonly logger: Logger;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly backoff: BackoffPolicy;
+  readonly timeouts: ZooKeeperTimeouts;
+  readonly onRebalanced: (spec: CoordinatorSpec, result: RebalanceResult) => void;
+  readonly onConnected: (spec: CoordinatorSpec, connected: boolean) => void;
+  readonly createClient?: RebalancerSessionOptions['createClient'];
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** See the module comment. */
+export class AppCoordinator {
+  readonly spec: CoordinatorSpec;
+  readonly #log: Logger;
+  readonly #supervisor: Supervisor;
+  /** The last failure logged at warn, so that its repeats go to debug. */
+  #lastWarned: string | undefined;
+
+  constructor(options: AppCoordinatorOptions) {
+    const { spec } = options;
+    this.spec = spec;
+    this.#log = options.logger.child({ namespace: spec.namespace, app: spec.app });
+    this.#supervisor = new Supervisor({
+      open: (signal) =>
+        openRebalancerSession({
+          spec,
+          signal,
+          timers: options.timers,
+          timeouts: options.timeouts,
+          logger: this.#log,
+          onRebalanced: (result) => options.onRebalanced(spec, result),
+          onConnected: (connected) => options.onConnected(spec, connected),
+          ...(options.createClient === undefined ? {} : { createClient: options.createClient }),
+        }),
+      onState: (state) => this.#report(state),
+      backoff: options.backoff,
+      timers: options.timers,
+      random: options.random,
+    });
+  }
+
+  /** Starts connecting once `after` settled (the previous coordinator of the app closed). */
+  start(after?: Promise<unknown>): void {
+    this.#supervisor.start(after);
+  }
+
+  /** Stops the rebalancer and closes the ZooKeeper session; resolves when both are done. Idempotent. */
+  close(): Promise<void> {
+    return this.#supervisor.close();
+  }
+
+  #report(state: SupervisorState): void {
+    switch (state.state) {
+      case 'opening':
+        this.#log.debug({ attempt: state.attempt, connectString: this.spec.connectString }, 'connecting');
+        return;
+      case 'open':
+        this.#lastWarned = undefined;
+        this.#log.info(
+          {
+            connectString: this.spec.connectString,
+            partitions: this.spec.partitions,
+            departureDelayMs: this.spec.departureDelayMs,
+          },
+          'coordinator running: ZooKeeper session open, rebalancer started',
+        );
+        return;
+      case 'waiting':
+        this.#waiting(state);
+        return;
+      case 'closed':
+        this.#log.info('coordinator stopped');
+    }
+  }
+
+  #waiting(state: Extract<SupervisorState, { state: 'waiting' }>): void {
+    const fields = { failures: state.failures, retryInMs: state.delayMs, reason: state.reason };
+    if (state.error === undefined) {
+      this.#lastWarned = undefined;
+      this.#log.warn(fields, 'ZooKeeper session lost; reconnecting with backoff');
+      return;
+    }
+    const failure = describe(state.error);
+    const repeated = failure === this.#lastWarned;
+    this.#lastWarned = failure;
+    const log = repeated ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log);
+    log({ ...fields, err: state.error }, 'cannot coordinate: ZooKeeper unavailable; retrying with backoff');
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Reconcile-style bookkeeping of the coordinator set (pure): the coordinators the apps in the cache
+ * want, and what to do to get from the running ones there.
+ */
+import type { DistributedApp } from '../api/schema.ts';
+import type { Observed } from '../model/observed.ts';
+import { coordinatorKey, coordinatorSpec, sameSpec, type CoordinatorSpec } from './coordinator-spec.ts';
+
+/** What to change: `stop` keys first, then `start` specs (a changed spec is in both: a restart). */
+export interface CoordinatorDiff {
+  readonly start: readonly CoordinatorSpec[];
+  readonly stop: readonly string[];
+}
+
+/** The coordinator of every app that needs one, by {@link coordinatorKey}. */
+export function desiredCoordinators(
+  apps: readonly DistributedApp[],
+  observed: Observed,
+): Map<string, CoordinatorSpec> {
+  const desired = new Map<string, CoordinatorSpec>();
+  for (const app of apps) {
+    const spec = coordinatorSpec(app, observed);
+    if (spec !== undefined) desired.set(coordinatorKey(spec), spec);
+  }
+  return desired;
+}
+
+/**
+ * Start what is desired and not running, stop what runs and is not desired, restart (stop and start)
+ * what runs with a different spec; leave the rest. Both lists are sorted by key.
+ */
+export function diffCoordinators(
+  desired: ReadonlyMap<string, CoordinatorSpec>,
+  running: ReadonlyMap<string, CoordinatorSpec>,
+): CoordinatorDiff {
+  const stop = [...running]
+    .filter(([key, spec]) => {
+      const wanted = desired.get(key);
+      return wanted === undefined || !sameSpec(wanted, spec);
+    })
+    .map(([key]) => key)
+    .sort();
+  const start = [...desired]
+    .filter(([key, spec]) => {
+      const current = running.get(key);
+      return current === undefined || !sameSpec(current, spec);
+    })
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, spec]) => spec);
+  return { start, stop };
+}

@@ -1,0 +1,56 @@
+/**
+ * What one app's coordinator runs with, derived from the DistributedApp alone (pure): the ZooKeeper
+ * connect string the workers get, the partition count and the departure delay. Two specs that are
+ * {@link sameSpec} need no restart of the coordinator.
+ */
+import type { DistributedApp } from '../api/schema.ts';
+import type { Observed } from '../model/observed.ts';
+import { zooKeeperConnect } from '../model/zookeeper-config-map.ts';
+
+/** One app's coordination settings; `namespace` and `app` name its ZooKeeper subtree. */
+export interface CoordinatorSpec {
+  readonly namespace: string;
+  readonly app: string;
+  /** As the workers get it (`CAPSTAN_ZOOKEEPER_CONNECT`): in-cluster members by DNS name, or the external one. */
+  readonly connectString: string;
+  /** `spec.workers.partitions`. */
+  readonly partitions: number;
+  /** `spec.failurePolicy.rebalanceDelaySeconds` in milliseconds. */
+  readonly departureDelayMs: number;
+}
+
+/** `namespace/app`, the key of a coordinator. */
+export function coordinatorKey(ref: { readonly namespace: string; readonly app: string }): string {
+  return `${ref.namespace}/${ref.app}`;
+}
+
+/** The app's namespace and name while it is live (stored, not being deleted); else undefined. */
+function liveRef(app: DistributedApp): { namespace: string; app: string } | undefined {
+  const { name, namespace, uid, deletionTimestamp } = app.metadata;
+  return name && namespace && uid && deletionTimestamp === undefined ? { namespace, app: name } : undefined;
+}
+
+/**
+ * The coordinator `app` needs, or undefined when it needs none: being deleted, or without a name,
+ * namespace, uid, connect string or partitions (an object the apiserver would not have stored).
+ */
+export function coordinatorSpec(app: DistributedApp, observed: Observed): CoordinatorSpec | undefined {
+  const ref = liveRef(app);
+  const partitions = app.spec?.workers?.partitions;
+  if (ref === undefined || app.spec?.coordination === undefined || !(partitions >= 1)) return undefined;
+  const connectString = zooKeeperConnect(app, observed);
+  if (connectString === '') return undefined;
+  const delaySeconds = app.spec.failurePolicy?.rebalanceDelaySeconds ?? 0;
+  return { ...ref, connectString, partitions, departureDelayMs: delaySeconds * 1000 };
+}
+
+/** True when a coordinator running `a` can keep running for `b`. */
+export function sameSpec(a: CoordinatorSpec, b: CoordinatorSpec): boolean {
+  return (
+    a.namespace === b.namespace &&
+    a.app === b.app &&
+    a.connectString === b.connectString &&
+    a.partitions === b.partitions &&
+    a.departureDelayMs === b.departureDelayMs
+  );
+}

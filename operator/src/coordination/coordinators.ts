@@ -1,0 +1,137 @@
+/**
+ * The set of running coordinators, one per DistributedApp in the cache. `sync()` is a reconcile: it
+ * computes the desired coordinators from the cache ({@link desiredCoordinators}), diffs them against the
+ * running ones ({@link diffCoordinators}) and starts, stops or restarts accordingly; it never waits, so an
+ * app whose ZooKeeper does not answer holds no other app up. A restarted app's new coordinator connects
+ * only once its old one closed, so one app never has two rebalancers in this process. Each rebalance is
+ * counted in the metrics and recorded as a `Rebalanced` Event on the app. `close()` stops every
+ * coordinator and resolves once each ZooKeeper session is closed.
+ */
+import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
+import { systemTimers, type Timers } from '../../../common/src/timers.ts';
+import type { DistributedApp } from '../api/schema.ts';
+import type { Observed } from '../model/observed.ts';
+import type { StatusEvent } from '../model/status-events.ts';
+import type { Logger, Store } from '../runtime/index.ts';
+import { AppCoordinator } from './app-coordinator.ts';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import type { CoordinationMetrics } from './coordination-metrics.ts';
+import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
+import { coordinatorKey, type CoordinatorSpec } from './coordinator-spec.ts';
+import { rebalanceEvent } from './rebalance-event.ts';
+import {
+  DEFAULT_ZOOKEEPER_TIMEOUTS,
+  type RebalancerSessionOptions,
+  type ZooKeeperTimeouts,
+} from './rebalancer-session.ts';
+
+/** Where `Rebalanced` events go (an `EventRecorder`, which logs its own failures and never rejects). */
+export interface RebalanceEventSink {
+  record(app: DistributedApp, event: StatusEvent): Promise<void>;
+}
+
+/** Options of {@link Coordinators}. */
+export interface CoordinatorsOptions {
+  /** The DistributedApp cache. */
+  readonly apps: Store<DistributedApp>;
+  readonly metrics: CoordinationMetrics;
+  readonly logger: Logger;
+  /** The cluster DNS domain of in-cluster ensembles; default the builders'. */
+  readonly observed?: Observed;
+  /** Default: no events. */
+  readonly events?: RebalanceEventSink;
+  /** Default the system timers. */
+  readonly timers?: Timers;
+  /** Jitter source; default Math.random. */
+  readonly random?: () => number;
+  /** Default {@link DEFAULT_BACKOFF}. */
+  readonly backoff?: BackoffPolicy;
+  /** Default {@link DEFAULT_ZOOKEEPER_TIMEOUTS}. */
+  readonly timeouts?: ZooKeeperTimeouts;
+  /** Makes each app's ZooKeeper client; default the real one (tests wrap it to reach the sessions). */
+  readonly createClient?: RebalancerSessionOptions['createClient'];
+}
+
+/** See the module comment. */
+export class Coordinators {
+  readonly #o: CoordinatorsOptions;
+  readonly #running = new Map<string, AppCoordinator>();
+  /** Coordinators closing, by key; a new one of the same key starts after them. */
+  readonly #closing = new Map<string, Promise<unknown>>();
+  #closed = false;
+
+  constructor(options: CoordinatorsOptions) {
+    this.#o = options;
+  }
+
+  /** Specs of the running coordinators, sorted by key. */
+  specs(): CoordinatorSpec[] {
+    return [...this.#running.values()]
+      .map((c) => c.spec)
+      .sort((a, b) => coordinatorKey(a).localeCompare(coordinatorKey(b)));
+  }
+
+  /** Brings the running coordinators in line with the cache; returns what it changed. */
+  sync(): CoordinatorDiff {
+    if (this.#closed) return { start: [], stop: [] };
+    const desired = desiredCoordinators(this.#o.apps.list(), this.#o.observed ?? {});
+    const running = new Map([...this.#running].map(([key, c]) => [key, c.spec]));
+    const diff = diffCoordinators(desired, running);
+    for (const key of diff.stop) this.#stop(key, !desired.has(key));
+    for (const spec of diff.start) this.#start(spec);
+    return diff;
+  }
+
+  /** Stops every coordinator; resolves when their sessions are closed. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const key of [...this.#running.keys()]) this.#stop(key, false);
+    await Promise.all(this.#closing.values());
+  }
+
+  #start(spec: CoordinatorSpec): void {
+    const o = this.#o;
+    const coordinator = new AppCoordinator({
+      spec,
+      logger: o.logger,
+      timers: o.timers ?? systemTimers,
+      random: o.random ?? Math.random,
+      backoff: o.backoff ?? DEFAULT_BACKOFF,
+      timeouts: o.timeouts ?? DEFAULT_ZOOKEEPER_TIMEOUTS,
+      onRebalanced: (s, result) => this.#rebalanced(s, result),
+      onConnected: (s, connected) => o.metrics.connected(s, connected),
+      ...(o.createClient === undefined ? {} : { createClient: o.createClient }),
+    });
+    const key = coordinatorKey(spec);
+    this.#running.set(key, coordinator);
+    o.metrics.started(spec);
+    coordinator.start(this.#closing.get(key));
+  }
+
+  /** `gone`: the app no longer wants a coordinator, so its metric series go too. */
+  #stop(key: string, gone: boolean): void {
+    const coordinator = this.#running.get(key);
+    if (coordinator === undefined) return;
+    this.#running.delete(key);
+    const closed = Promise.all([this.#closing.get(key), coordinator.close()])
+      .then(() => {
+        if (gone && !this.#running.has(key)) this.#o.metrics.forget(coordinator.spec);
+      })
+      .catch((error: unknown) => this.#o.logger.error({ err: error, key }, 'closing a coordinator failed'));
+    this.#closing.set(key, closed);
+    void closed.finally(() => {
+      if (this.#closing.get(key) === closed) this.#closing.delete(key);
+    });
+  }
+
+  #rebalanced(spec: CoordinatorSpec, result: RebalanceResult): void {
+    this.#o.metrics.rebalanced(spec, result);
+    const event = rebalanceEvent(result);
+    this.#o.logger.info(
+      { namespace: spec.namespace, app: spec.app, moved: result.moved.length, reason: result.reason },
+      'rebalanced',
+    );
+    const app = this.#o.apps.get(spec.namespace, spec.app);
+    if (app !== undefined) void this.#o.events?.record(app, event);
+  }
+}

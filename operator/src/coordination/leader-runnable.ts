@@ -1,0 +1,83 @@
+/**
+ * Runs the coordinators while this replica leads: a leader-only `Runnable` of the manager. When it starts
+ * (leadership gained, caches synced) it syncs the {@link Coordinators} from the DistributedApp cache at
+ * once and then every `syncIntervalMs`; when its signal aborts (leadership lost, shutdown) it closes every
+ * coordinator and its ZooKeeper session before it resolves. A new leader starts from what ZooKeeper holds.
+ */
+import { systemTimers } from '../../../common/src/timers.ts';
+import type { DistributedApp } from '../api/schema.ts';
+import { EventRecorder } from '../controller/events.ts';
+import { runnableFunc, type Logger, type Manager, type Runnable, type Store } from '../runtime/index.ts';
+import { CoordinationMetrics } from './coordination-metrics.ts';
+import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
+
+/** Options of {@link coordinationRunnable}. */
+export interface CoordinationRunnableOptions extends CoordinatorsOptions {
+  /** How often the set is synced from the cache; default 2 000 ms. */
+  readonly syncIntervalMs?: number;
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** See the module comment. A sync that throws is logged (once per distinct error) and tried again next time. */
+export function coordinationRunnable(options: CoordinationRunnableOptions): Runnable {
+  const timers = options.timers ?? systemTimers;
+  const interval = options.syncIntervalMs ?? 2_000;
+  const log = options.logger;
+  return runnableFunc(async (signal) => {
+    if (signal.aborted) return;
+    const coordinators = new Coordinators(options);
+    let timer: unknown;
+    let lastError: string | undefined;
+    const tick = (): void => {
+      try {
+        coordinators.sync();
+        lastError = undefined;
+      } catch (error: unknown) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (message !== lastError) log.error({ err: error }, 'syncing the coordinators failed');
+        lastError = message;
+      }
+      timer = timers.setTimeout(tick, interval);
+    };
+    log.info({ syncIntervalMs: interval }, 'coordination started');
+    tick();
+    await untilAborted(signal);
+    timers.clearTimeout(timer);
+    const count = coordinators.specs().length;
+    await coordinators.close();
+    log.info({ coordinators: count }, 'coordination stopped; every ZooKeeper session closed');
+  });
+}
+
+/** Options of {@link addCoordination}. */
+export interface AddCoordinationOptions {
+  /** The DistributedApp cache (`caches.apps` of the controller). */
+  readonly apps: Store<DistributedApp>;
+  /** This operator instance, named in the events it records. */
+  readonly identity: string;
+  readonly logger: Logger;
+  readonly clusterDomain?: string;
+}
+
+/**
+ * Adds the coordinators to `manager` as a leader runnable, with their metrics on the manager's registry
+ * and `Rebalanced` events recorded through the manager's API client.
+ */
+export function addCoordination(manager: Manager, options: AddCoordinationOptions): void {
+  const logger = options.logger.child({ component: 'coordination' });
+  manager.addLeaderRunnable(
+    coordinationRunnable({
+      apps: options.apps,
+      metrics: new CoordinationMetrics(manager.metrics.registry),
+      events: new EventRecorder({ kubeConfig: manager.kubeConfig, instance: options.identity, logger }),
+      logger,
+      ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
+    }),
+  );
+}
