@@ -1,9 +1,11 @@
 // `make cluster-up` / `make cluster-down`: a local cluster that outlives the command.
 //   node hack/cluster.ts up     starts it in $CAPSTAN_STATE_DIR (default tmp/cluster) and prints how to use it
 //   node hack/cluster.ts down   stops it and removes what it set up on the host
+//   node hack/cluster.ts footprint [seconds]   RSS and CPU of its processes over a window (default 30 s)
 // CAPSTAN_REAL_NODES (default 2) real nodes run real containers; 0 gives a control plane with kwok nodes only.
 import { join, resolve } from 'node:path';
-import { startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
+import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
+import { describeFootprint, measureFootprint } from './local-cluster/footprint.ts';
 
 const dir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(import.meta.dirname, '..', 'tmp', 'cluster'));
 
@@ -38,7 +40,11 @@ async function up(): Promise<void> {
 const command = process.argv[2];
 if (command === 'up') await up();
 else if (command === 'down') await stopLocalCluster(dir);
-else {
-  process.stderr.write('usage: node hack/cluster.ts up|down\n');
+else if (command === 'footprint') {
+  const seconds = Number(process.argv[3] ?? '30');
+  const lines = await measureFootprint(await readClusterState(dir), seconds * 1000);
+  process.stdout.write(`${describeFootprint(lines)}\n(CPU: share of one core over ${seconds} s)\n`);
+} else {
+  process.stderr.write('usage: node hack/cluster.ts up|down|footprint [seconds]\n');
   process.exitCode = 2;
 }

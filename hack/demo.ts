@@ -34,6 +34,7 @@ import {
   installOperator,
   repoRoot,
   restrictedNamespace,
+  getJson,
   serviceUrl,
   step,
   upstreamObjects,
@@ -109,10 +110,11 @@ async function app(steps: Steps): Promise<{ haproxy: string; upstream: string }>
 }
 
 function describeBurst(report: BurstReport): string {
-  const failures = JSON.stringify(Object.fromEntries(report.load.failures));
+  const failures =
+    report.load.failed > 0 ? ` ${JSON.stringify(Object.fromEntries(report.load.failures))}` : '';
   return (
-    `  ${report.load.ok} ok, ${report.load.failed} failed ${report.load.failed > 0 ? failures : ''}; ` +
-    `${report.keys.length} keys, ${report.upstreamFetches} upstream fetches (at most ${report.maxFetchesPerKey} per key)`
+    `  ${report.load.ok} ok, ${report.load.failed} failed${failures}; the upstream has fetched these ` +
+    `${report.keys.length} keys ${report.upstreamFetches} times in all (at most ${report.maxFetchesPerKey} per key)`
   );
 }
 
@@ -122,7 +124,7 @@ async function requests(urls: { haproxy: string; upstream: string }): Promise<vo
   const first = await burst(urls, { prefix: 'demo', requests: 200, keys: 50 });
   out(describeBurst(first));
   out(`$ curl -s ${urls.upstream}/_fetches          # the upstream counts each fetch per key`);
-  out('The same 200 requests again: every one is a cache hit, the upstream sees no new fetch.');
+  out('The same 200 requests again: all cache hits, so the upstream counts stay the same.');
   const second = await burst(urls, { prefix: 'demo', requests: 200, keys: 50 });
   out(describeBurst(second));
 }
@@ -150,15 +152,41 @@ async function failure(steps: Steps, urls: { haproxy: string; upstream: string }
   await shown(steps, 'kubectl', ['get', 'pod', kill.pod, '-n', NAMESPACE]);
 }
 
+/** The leading operator pod, from its Lease: `holderIdentity` is `<pod name>_<random>`. */
+async function leaderPod(steps: Steps): Promise<{ name: string; ip: string }> {
+  const lease = await getJson<{ spec?: { holderIdentity?: string } }>(steps, [
+    'lease',
+    'capstan-operator',
+    '-n',
+    OPERATOR_NAMESPACE,
+  ]);
+  const name = lease?.spec?.holderIdentity?.replace(/_[^_]*$/, '') ?? '';
+  const pod = await getJson<{ status?: { podIP?: string } }>(steps, ['pod', name, '-n', OPERATOR_NAMESPACE]);
+  if (pod?.status?.podIP === undefined)
+    throw new Error(`the operator's Lease names no running pod (${name})`);
+  return { name, ip: pod.status.podIP };
+}
+
 async function metrics(steps: Steps): Promise<void> {
-  header("The operator's metrics");
-  const url = await serviceUrl(steps, OPERATOR_NAMESPACE, 'capstan-operator-metrics');
-  out(`$ curl -s ${url}/metrics | grep -E '^(controller_runtime_reconcile_total|workqueue_depth)'`);
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const lines = text
-    .split('\n')
-    .filter((l) => /^(controller_runtime_reconcile_total|workqueue_depth)\{/.test(l));
-  out(lines.map((l) => `  ${l}`).join('\n'));
+  header("The leading operator's metrics");
+  await shown(steps, 'kubectl', ['get', 'lease', 'capstan-operator', '-n', OPERATOR_NAMESPACE]);
+  const leader = await leaderPod(steps);
+  const url = `http://${leader.ip}:8080/metrics`;
+  const names =
+    /^(controller_runtime_reconcile_total|workqueue_depth|capstan_rebalances_total|capstan_partitions_moved_total)\{/;
+  out(
+    `$ curl -s ${url} | grep -E '^(controller_runtime_reconcile_total|workqueue_depth|capstan_rebalances_total|capstan_partitions_moved_total)'`,
+  );
+  const text = await (await fetch(url)).text();
+  out(
+    text
+      .split('\n')
+      .filter((l) => names.test(l))
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
+  const service = await serviceUrl(steps, OPERATOR_NAMESPACE, 'capstan-operator-metrics');
+  out(`(The Service ${service}/metrics reaches either replica; the standby reports an idle queue.)`);
 }
 
 function explore(state: LocalClusterState, urls: { haproxy: string; upstream: string }): void {

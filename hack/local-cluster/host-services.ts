@@ -94,6 +94,8 @@ export async function hostServiceSpecs(config: HostServicesConfig): Promise<Comp
       command: join(bin, 'crane'),
       args: ['registry', 'serve', '--address', registryAddress(ports), '--disk', config.registryDir],
       log: log('registry'),
+      // Pushes of large layers leave a big heap behind; have the Go runtime give it back.
+      env: { GOMEMLIMIT: '64MiB', GOGC: '50' },
     },
     {
       name: 'kube-proxy',

@@ -168,8 +168,8 @@ function kubeletConfiguration(config: RealNodeConfig, paths: NodePaths, leaseSec
     podLogsDir: join(paths.root, 'pod-logs'),
     imagePullCredentialsVerificationPolicy: 'NeverVerify',
     serializeImagePulls: false,
+    // The lease (renewed every quarter of it) is what the node controller watches.
     nodeLeaseDurationSeconds: leaseSeconds,
-    nodeStatusUpdateFrequency: '2s',
     // The machine is shared: do not evict or collect images on the disk's behalf.
     evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
     imageGCHighThresholdPercent: 100,
