@@ -70,11 +70,11 @@ bench-workload: bootstrap ## Workload benchmark: failover over 10 kills, coalesc
 
 ##@ Local cluster
 .PHONY: cluster-up cluster-down demo images
-cluster-up: bootstrap tools ## Start etcd, kube-apiserver, controller-manager, scheduler and kwok; writes $(KUBECONFIG).
+cluster-up: bootstrap tools ## Start the local cluster: control plane, 2 real nodes (containerd + kubelet), kube-proxy, CoreDNS, registry with the images, 3 kwok nodes; writes $(KUBECONFIG).
 	node hack/cluster.ts up
-cluster-down: bootstrap-node ## Stop the local control plane started by cluster-up.
+cluster-down: bootstrap-node ## Stop the local cluster and remove what it set up on this machine (processes, mounts, cgroups, network).
 	node hack/cluster.ts down
-demo: bootstrap tools ## Control plane, operator with examples/minimal.yaml Ready, then the same app for real (bursts, kill -9 failover). DEMO_KEEP=1 keeps it running.
+demo: bootstrap tools ## The main job: local cluster, helm install of the operator, examples/minimal.yaml on real pods, requests, kill -9 of a worker container. DEMO_KEEP=1 leaves it running.
 	node hack/demo.ts
 images: ## Build the images (capstan, its bases, redis/zookeeper/haproxy stand-ins, pause) with docker or buildah; cached, so a rerun takes seconds.
 	hack/images.sh build

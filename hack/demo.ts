@@ -7,13 +7,14 @@
 //   5. requests through the app's HAProxy Service from this machine; the upstream's fetch counts
 //   6. kill -9 of a worker container's process: the kubelet restarts it while the app keeps serving
 //   7. the operator's metrics
-// The cluster keeps running afterwards (`make cluster-down` stops it); DEMO_KEEP=1 prints how to
-// explore it and waits for Ctrl-C.
+// At the end the demo stops the cluster it started (a cluster it reused keeps running);
+// DEMO_KEEP=1 leaves everything running and prints the commands to explore it.
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import {
   readClusterState,
   startLocalCluster,
+  stopLocalCluster,
   pushImages,
   type LocalClusterState,
 } from './local-cluster/cluster.ts';
@@ -66,6 +67,9 @@ async function shown(steps: Steps, tool: 'kubectl' | 'helm', args: string[]): Pr
   return text;
 }
 
+/** Set when the demo started the cluster (and so stops it at the end unless DEMO_KEEP=1). */
+let startedCluster = false;
+
 /** Reuses the cluster in tmp/cluster when all of it runs with real nodes, else starts it there. */
 async function cluster(): Promise<LocalClusterState> {
   header('A local Kubernetes cluster with real nodes');
@@ -83,6 +87,7 @@ async function cluster(): Promise<LocalClusterState> {
   );
   const started = Date.now();
   const state = await startLocalCluster({ dir: clusterDir, realNodes: 2 });
+  startedCluster = true;
   out(
     `Up in ${seconds(Date.now() - started)}: ${state.server}; images built and pushed (log ${relative(repoRoot, join(clusterDir, 'logs', 'images.log'))}).`,
   );
@@ -190,7 +195,9 @@ async function metrics(steps: Steps): Promise<void> {
 }
 
 function explore(state: LocalClusterState, urls: { haproxy: string; upstream: string }): void {
-  header(keep ? 'Kept running (DEMO_KEEP=1): explore it' : 'Explore it yourself');
+  header(
+    keep || !startedCluster ? 'Left running: explore it' : 'Explore it (with DEMO_KEEP=1 it stays running)',
+  );
   out(`  export KUBECONFIG=${state.kubeconfig} PATH=${toolsBin()}:$PATH`);
   out('  kubectl get nodes -o wide');
   out(`  kubectl get dapp,pods -n ${NAMESPACE} -o wide`);
@@ -198,6 +205,14 @@ function explore(state: LocalClusterState, urls: { haproxy: string; upstream: st
   out(`  kubectl logs -n ${NAMESPACE} hello-worker-0 --previous`);
   out(`  kubectl logs -n ${OPERATOR_NAMESPACE} deploy/capstan-operator`);
   out(`Component logs: ${join(state.dir, 'logs')}; \`make cluster-down\` stops the cluster.`);
+}
+
+async function finish(): Promise<void> {
+  if (!startedCluster || keep) return;
+  header('Stopping the cluster the demo started (DEMO_KEEP=1 leaves it running)');
+  out('$ make cluster-down');
+  await stopLocalCluster(clusterDir);
+  out('Stopped: processes, mounts, cgroups and network of the cluster are gone.');
 }
 
 async function flow(): Promise<void> {
@@ -212,7 +227,6 @@ async function flow(): Promise<void> {
   await metrics(steps);
   explore(state, urls);
   out(`\nThe demo took ${seconds(Date.now() - started)}.`);
-  if (keep) await new Promise((resolveSignal) => process.once('SIGINT', resolveSignal));
 }
 
 function failureLogs(): string {
@@ -228,4 +242,6 @@ try {
   out(`\nDEMO FAILED: ${error instanceof Error ? error.message : String(error)}`);
   out(failureLogs());
   process.exitCode = 1;
+} finally {
+  await finish();
 }
