@@ -66,7 +66,7 @@ export async function waitAppReady(
 
 /** A pod as the demo reads it. */
 export interface PodJson {
-  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
   spec: { nodeName?: string };
   status: {
     phase?: string;

@@ -411,6 +411,7 @@ export async function stopLocalCluster(dir: string): Promise<void> {
   ) {
     await sweepNodes();
     await tearDownHostNetwork();
+    await rm(VOLUMES_ROOT, { recursive: true, force: true });
     await rm(REAL_NODES_OWNER, { force: true });
   }
   await rm(stateFile(dir), { force: true });

@@ -130,8 +130,7 @@ describe('a real node failed for real', () => {
       90_000,
     );
     const replacedMs = Date.now() - started;
-    const evicted = (await pods()).find((p) => p.metadata.uid === original!.metadata.uid) as
-      (PodJson & { metadata: { deletionTimestamp?: string } }) | undefined;
+    const evicted = (await pods()).find((p) => p.metadata.uid === original!.metadata.uid);
     // The frozen kubelet cannot confirm the deletion: the evicted pod stays Terminating until it is back.
     expect(evicted?.metadata.deletionTimestamp).toBeDefined();
     expect(replacement.spec.nodeName).toBe(SURVIVOR);

@@ -165,15 +165,19 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
   }, 240_000);
 
   it('rolls the operator on helm upgrade with a changed value', async () => {
-    const before = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', OPERATOR_NAMESPACE]);
+    const operatorPods = async (): Promise<PodJson[]> =>
+      (await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', OPERATOR_NAMESPACE]))?.items ?? [];
+    const oldNames = new Set((await operatorPods()).map((p) => p.metadata.name));
     await installOperator(steps, OPERATOR_NAMESPACE, [
       `image.repository=${OPERATOR_IMAGE.repository}`,
       'logLevel=debug',
     ]);
-    const after = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', OPERATOR_NAMESPACE]);
-    const oldNames = new Set(before?.items.map((p) => p.metadata.name));
-    const running = after?.items.filter((p) => ready(p)) ?? [];
-    expect(running).toHaveLength(2);
-    expect(running.some((p) => oldNames.has(p.metadata.name))).toBe(false);
+    // helm --wait returns once the new pods are Ready; the old ones may still be terminating.
+    const rolled = await waitFor('two new operator pods Ready and the old ones gone', async () => {
+      const pods = await operatorPods();
+      const current = pods.filter((p) => p.metadata.deletionTimestamp === undefined);
+      return pods.length === 2 && current.length === 2 && current.every(ready) ? current : undefined;
+    });
+    expect(rolled.some((p) => oldNames.has(p.metadata.name))).toBe(false);
   }, 360_000);
 });
