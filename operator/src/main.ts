@@ -11,6 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { ConfigError, parseConfig, usage, type OperatorConfig } from './config.ts';
 import { addCoordination } from './coordination/leader-runnable.ts';
+import { PartitionObservations } from './coordination/partition-observations.ts';
 import { addDistributedAppController } from './controller/setup.ts';
 import { buildHealthServer, createLogger, Manager, type Logger } from './runtime/index.ts';
 
@@ -56,6 +57,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       : {}),
   });
   const clusterDomain = config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain };
+  const observations = config.coordinate ? new PartitionObservations() : undefined;
   const { caches } = addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
@@ -63,9 +65,10 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
     identity,
     logger: log,
     ...clusterDomain,
+    ...(observations === undefined ? {} : { partitions: observations }),
   });
-  if (config.coordinate)
-    addCoordination(manager, { apps: caches.apps, identity, logger: log, ...clusterDomain });
+  if (observations !== undefined)
+    addCoordination(manager, { apps: caches.apps, identity, logger: log, observations, ...clusterDomain });
   manager.handleSignals();
   await manager.start();
   await serveMetrics(manager, registry, config);

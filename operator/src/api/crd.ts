@@ -33,6 +33,12 @@ const PRINTER_COLUMNS = [
     jsonPath: '.spec.workers.partitions',
     description: 'Partition count.',
   },
+  {
+    name: 'Owned',
+    type: 'integer',
+    jsonPath: '.status.partitions.owned',
+    description: 'Partitions claimed by their assigned worker.',
+  },
   { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Summary of the app state.' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];

@@ -102,12 +102,25 @@ export const DistributedAppStatus = Type.Object(
             Type.Integer({ description: 'Number of partitions.', minimum: 0, maximum: PARTITIONS_MAX }),
           ),
           epoch: Type.Optional(
-            Type.Integer({ description: 'Version of the current assignment.', format: 'int64', minimum: 0 }),
+            Type.Integer({
+              description: 'Version of the current assignment (bumped on every rebalance).',
+              format: 'int64',
+              minimum: 0,
+            }),
           ),
           byWorker: Type.Optional(
-            StringMap(Type.Integer({ description: 'Partitions owned.', minimum: 0 }), {
-              description: 'Number of partitions each worker pod owns, by pod name.',
+            StringMap(Type.Integer({ description: 'Partitions assigned.', minimum: 0 }), {
+              description: 'Number of partitions assigned to each worker pod, by pod name.',
               maxProperties: STATUS_MAP_MAX_PROPERTIES,
+            }),
+          ),
+          owned: Type.Optional(
+            Type.Integer({
+              description:
+                'Partitions claimed by their assigned worker (it holds the partition in ZooKeeper). ' +
+                'Unset while the operator cannot observe ZooKeeper.',
+              minimum: 0,
+              maximum: PARTITIONS_MAX,
             }),
           ),
         },
@@ -132,7 +145,8 @@ export const DistributedAppStatus = Type.Object(
           ),
           reason: Type.Optional(
             Type.String({
-              description: 'Why it happened, for example WorkerLost or ScaledUp.',
+              description:
+                'Why it happened, as the rebalancer says, for example members changed (left: w-1).',
               maxLength: 256,
             }),
           ),

@@ -6,7 +6,8 @@
  *  4. apply each through the server-side-apply helper (no write when already applied);
  *  5. prune objects it owns that are no longer wanted (e.g. Redis after switching to an external one);
  *  6. restart the next out-of-date ZooKeeper member, one at a time while the ensemble keeps quorum;
- *  7. compute the status, lay run-time trouble over it, write it only when it changed;
+ *  7. compute the status (with what the app's partition coordinator observed), lay run-time trouble over
+ *     it, write it only when it changed;
  *  8. record events for the transitions a person should see;
  *  9. retry with backoff while something is wrong; look again soon while ZooKeeper is rolling.
  */
@@ -17,6 +18,7 @@ import { ModelInputError } from '../model/model-error.ts';
 import { appNames } from '../model/names.ts';
 import type { Observed, OperatorPeer } from '../model/observed.ts';
 import { computeStatus, type ObservedChildren } from '../model/status.ts';
+import type { PartitionInput } from '../model/status-partitions.ts';
 import { statusEvents } from '../model/status-events.ts';
 import {
   done,
@@ -31,6 +33,7 @@ import {
   type Request,
   type Result,
 } from '../runtime/index.ts';
+import { partitionInput, type PartitionObservationSource } from '../coordination/partition-observations.ts';
 import { applyObject, deleteObject, type ApplyObject } from './apply.ts';
 import { failingReasons } from './cache-views.ts';
 import { ControllerError } from './errors.ts';
@@ -54,6 +57,8 @@ export interface DistributedAppReconcilerOptions {
   readonly clusterDomain?: string;
   /** The operator's pods, allowed through the NetworkPolicies; default the chart's. */
   readonly operatorPeer?: OperatorPeer;
+  /** What the partition coordinators observed; absent: this operator does not coordinate (`--coordinate=false`). */
+  readonly partitions?: PartitionObservationSource;
   readonly clock?: Clock;
 }
 
@@ -179,7 +184,14 @@ export class DistributedAppReconciler implements Reconciler {
       workers: owned.StatefulSet.get(namespace, names.workers),
       haproxy: owned.Deployment.get(namespace, names.haproxy),
       failingPods,
+      partitions: this.#partitions(app),
     };
+  }
+
+  #partitions(app: DistributedApp): PartitionInput {
+    const source = this.#o.partitions;
+    if (source === undefined) return { state: 'off' };
+    return partitionInput(source.get(app.metadata.namespace ?? '', app.metadata.name ?? ''));
   }
 
   /** Writes the status when it changed, then records the events of the change. */

@@ -5,6 +5,7 @@ import {
   type Logger,
   type Manager,
 } from '../runtime/index.ts';
+import type { PartitionObservationSource } from '../coordination/partition-observations.ts';
 import type { OperatorPeer } from '../model/observed.ts';
 import { DistributedAppReconciler } from './distributed-app-reconciler.ts';
 import { EventRecorder } from './events.ts';
@@ -27,6 +28,11 @@ export interface DistributedAppControllerOptions {
    * controller-runtime's SyncPeriod); a converged app makes no write on such a visit. Default: never.
    */
   readonly syncPeriodMs?: number;
+  /**
+   * What the partition coordinators observe; each change of an app's entry queues the app. Absent: this
+   * operator does not coordinate and the status says so.
+   */
+  readonly partitions?: PartitionObservationSource;
 }
 
 /** The controller and the caches it reads. */
@@ -64,7 +70,9 @@ export function addDistributedAppController(
     logger: options.logger.child({ controller: 'distributedapp' }),
     ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
     ...(options.operatorPeer === undefined ? {} : { operatorPeer: options.operatorPeer }),
+    ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
   });
+  options.partitions?.subscribe((ref) => controller.enqueue({ namespace: ref.namespace, name: ref.app }));
   if ((options.syncPeriodMs ?? 0) > 0) {
     manager.addLeaderRunnable(
       periodicResync({

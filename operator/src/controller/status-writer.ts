@@ -1,7 +1,8 @@
 /**
  * Writes a DistributedApp's `/status` only when `statusEqual` says it changed, as a JSON merge patch
  * carrying the resourceVersion it was computed from (a concurrent change makes it fail with 409 and the
- * reconcile is retried). Until the cache shows the write, the written status is used as the current
+ * reconcile is retried); a field the new status no longer has is sent as null, so the patch removes it
+ * (e.g. `partitions.owned` once ZooKeeper cannot be observed). Until the cache shows the write, the written status is used as the current
  * one, so a reconcile right after a write does not write the same status again.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -20,6 +21,19 @@ interface Written {
 }
 
 const MAX_REMEMBERED = 10_000;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `after` as an RFC 7386 merge patch over `before`: objects merged key by key, removed keys null. */
+export function mergePatch(before: unknown, after: unknown): unknown {
+  if (!isObject(before) || !isObject(after)) return after;
+  const patch: Record<string, unknown> = {};
+  for (const k of Object.keys(before)) if (!(k in after) || after[k] === undefined) patch[k] = null;
+  for (const [k, v] of Object.entries(after)) if (v !== undefined) patch[k] = mergePatch(before[k], v);
+  return patch;
+}
 
 function statusPath(namespace: string, name: string): string {
   const { group, version, plural } = DISTRIBUTED_APPS;
@@ -57,7 +71,7 @@ export class StatusWriter {
     const response = await send(this.#kc, {
       method: 'PATCH',
       path: statusPath(namespace, name),
-      body: { metadata: { resourceVersion }, status: next },
+      body: { metadata: { resourceVersion }, status: mergePatch(app.status ?? {}, next) },
       contentType: 'application/merge-patch+json',
       signal,
     });

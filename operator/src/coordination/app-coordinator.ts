@@ -2,10 +2,13 @@
  * The coordinator of one DistributedApp: a {@link Supervisor} that keeps a {@link openRebalancerSession}
  * open for the app's {@link CoordinatorSpec}, retrying with backoff. It logs once per state change, with
  * the app's namespace and name as fields: running, session lost, unreachable (a repeat of the same failure
- * goes to debug), stopped. A changed spec needs a new coordinator (the set restarts it).
+ * goes to debug), stopped. A changed spec needs a new coordinator (the set restarts it). Every failure to
+ * open a session is reported through `onUnreachable` (the ownership is unknown then; the receiver
+ * deduplicates); a session that merely ended is not, as the next attempt usually opens at once.
  */
 import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
 import type { Timers } from '../../../common/src/timers.ts';
+import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger } from '../runtime/index.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
@@ -26,6 +29,9 @@ export interface AppCoordinatorOptions {
   readonly timeouts: ZooKeeperTimeouts;
   readonly onRebalanced: (spec: CoordinatorSpec, result: RebalanceResult) => void;
   readonly onConnected: (spec: CoordinatorSpec, connected: boolean) => void;
+  readonly onOwnership: (spec: CoordinatorSpec, summary: OwnershipSummary) => void;
+  readonly onSettled: (spec: CoordinatorSpec, durationMs: number) => void;
+  readonly onUnreachable: (spec: CoordinatorSpec) => void;
   readonly createClient?: RebalancerSessionOptions['createClient'];
 }
 
@@ -38,6 +44,7 @@ export class AppCoordinator {
   readonly spec: CoordinatorSpec;
   readonly #log: Logger;
   readonly #supervisor: Supervisor;
+  readonly #onUnreachable: () => void;
   /** The last failure logged at warn, so that its repeats go to debug. */
   #lastWarned: string | undefined;
 
@@ -45,6 +52,7 @@ export class AppCoordinator {
     const { spec } = options;
     this.spec = spec;
     this.#log = options.logger.child({ namespace: spec.namespace, app: spec.app });
+    this.#onUnreachable = () => options.onUnreachable(spec);
     this.#supervisor = new Supervisor({
       open: (signal) =>
         openRebalancerSession({
@@ -55,6 +63,8 @@ export class AppCoordinator {
           logger: this.#log,
           onRebalanced: (result) => options.onRebalanced(spec, result),
           onConnected: (connected) => options.onConnected(spec, connected),
+          onOwnership: (summary) => options.onOwnership(spec, summary),
+          onSettled: (durationMs) => options.onSettled(spec, durationMs),
           ...(options.createClient === undefined ? {} : { createClient: options.createClient }),
         }),
       onState: (state) => this.#report(state),
@@ -107,6 +117,7 @@ export class AppCoordinator {
     }
     const failure = describe(state.error);
     const repeated = failure === this.#lastWarned;
+    this.#onUnreachable();
     this.#lastWarned = failure;
     const log = repeated ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log);
     log({ ...fields, err: state.error }, 'cannot coordinate: ZooKeeper unavailable; retrying with backoff');

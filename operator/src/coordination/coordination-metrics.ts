@@ -3,11 +3,15 @@
  * - `capstan_rebalances_total{namespace,app,reason}`: assignments written, by {@link REBALANCE_REASONS};
  * - `capstan_partitions_moved_total{namespace,app}`: partitions that changed owner in them;
  * - `capstan_coordinator_connected{namespace,app}`: 1 while the app's coordinator holds a connected
- *   ZooKeeper session with its rebalancer running, else 0.
+ *   ZooKeeper session with its rebalancer running, else 0;
+ * - `capstan_partitions_unowned{namespace,app}`: partitions of the assignment not held by their assigned
+ *   owner, as last observed (no series before the first observation);
+ * - `capstan_rebalance_duration_seconds`: from a rebalance's write of the assignment until every partition it
+ *   moved is claimed by its new owner (no app labels, so 1 000 apps do not make 1 000 histograms).
  * The series of an app are removed when its coordinator stops for good (the app is gone), so deleted apps
  * leave nothing behind. A second instance on the same registry throws (prom-client refuses duplicates).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
 import type { AppRef } from '../../../common/src/zk-paths.ts';
 
@@ -39,6 +43,8 @@ export class CoordinationMetrics {
   readonly #rebalances: Counter<'namespace' | 'app' | 'reason'>;
   readonly #moved: Counter<'namespace' | 'app'>;
   readonly #connected: Gauge<'namespace' | 'app'>;
+  readonly #unowned: Gauge<'namespace' | 'app'>;
+  readonly #duration: Histogram;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -60,6 +66,18 @@ export class CoordinationMetrics {
       labelNames: ['namespace', 'app'],
       registers,
     });
+    this.#unowned = new Gauge({
+      name: 'capstan_partitions_unowned',
+      help: 'Partitions not held by their assigned owner, by app',
+      labelNames: ['namespace', 'app'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'capstan_rebalance_duration_seconds',
+      help: 'Time from writing an assignment until every partition it moved is claimed by its new owner',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
   }
 
   /** Creates the app's series at 0 (a coordinator started). */
@@ -79,10 +97,21 @@ export class CoordinationMetrics {
     this.#connected.set(labels(ref), up ? 1 : 0);
   }
 
+  /** Sets the app's unowned partitions. */
+  unowned(ref: AppRef, partitions: number): void {
+    this.#unowned.set(labels(ref), partitions);
+  }
+
+  /** Observes one rebalance's duration until its moved partitions were claimed. */
+  rebalanceSettled(durationMs: number): void {
+    this.#duration.observe(durationMs / 1000);
+  }
+
   /** Removes every series of the app. */
   forget(ref: AppRef): void {
     for (const reason of REBALANCE_REASONS) this.#rebalances.remove({ ...labels(ref), reason });
     this.#moved.remove(labels(ref));
     this.#connected.remove(labels(ref));
+    this.#unowned.remove(labels(ref));
   }
 }

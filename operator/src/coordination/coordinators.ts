@@ -4,20 +4,25 @@
  * running ones ({@link diffCoordinators}) and starts, stops or restarts accordingly; it never waits, so an
  * app whose ZooKeeper does not answer holds no other app up. A restarted app's new coordinator connects
  * only once its old one closed, so one app never has two rebalancers in this process. Each rebalance is
- * counted in the metrics and recorded as a `Rebalanced` Event on the app. `close()` stops every
- * coordinator and resolves once each ZooKeeper session is closed.
+ * counted in the metrics and recorded as a `Rebalanced` Event on the app. What each coordinator observes
+ * (ownership summaries, unreachable ZooKeeper, rebalances) is published into the {@link PartitionObservations}
+ * store when one is given, for the reconciler. `close()` stops every coordinator and resolves once each
+ * ZooKeeper session is closed.
  */
 import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
 import { systemTimers, type Timers } from '../../../common/src/timers.ts';
 import type { DistributedApp } from '../api/schema.ts';
 import type { Observed } from '../model/observed.ts';
 import type { StatusEvent } from '../model/status-events.ts';
+import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger, Store } from '../runtime/index.ts';
 import { AppCoordinator } from './app-coordinator.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import type { CoordinationMetrics } from './coordination-metrics.ts';
 import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
 import { coordinatorKey, type CoordinatorSpec } from './coordinator-spec.ts';
+import { unowned } from './ownership-summary.ts';
+import type { PartitionObservations } from './partition-observations.ts';
 import { rebalanceEvent } from './rebalance-event.ts';
 import {
   DEFAULT_ZOOKEEPER_TIMEOUTS,
@@ -40,6 +45,8 @@ export interface CoordinatorsOptions {
   readonly observed?: Observed;
   /** Default: no events. */
   readonly events?: RebalanceEventSink;
+  /** Where observations go for the reconciler; default: nowhere. */
+  readonly observations?: PartitionObservations;
   /** Default the system timers. */
   readonly timers?: Timers;
   /** Jitter source; default Math.random. */
@@ -87,6 +94,8 @@ export class Coordinators {
     this.#closed = true;
     for (const key of [...this.#running.keys()]) this.#stop(key, false);
     await Promise.all(this.#closing.values());
+    // Whoever coordinates next (this replica leading again, or another) reads ZooKeeper afresh.
+    this.#o.observations?.clear();
   }
 
   #start(spec: CoordinatorSpec): void {
@@ -100,6 +109,9 @@ export class Coordinators {
       timeouts: o.timeouts ?? DEFAULT_ZOOKEEPER_TIMEOUTS,
       onRebalanced: (s, result) => this.#rebalanced(s, result),
       onConnected: (s, connected) => o.metrics.connected(s, connected),
+      onOwnership: (s, summary) => this.#observed(s, summary),
+      onSettled: (_s, durationMs) => o.metrics.rebalanceSettled(durationMs),
+      onUnreachable: (s) => o.observations?.unreachable(s),
       ...(o.createClient === undefined ? {} : { createClient: o.createClient }),
     });
     const key = coordinatorKey(spec);
@@ -115,7 +127,10 @@ export class Coordinators {
     this.#running.delete(key);
     const closed = Promise.all([this.#closing.get(key), coordinator.close()])
       .then(() => {
-        if (gone && !this.#running.has(key)) this.#o.metrics.forget(coordinator.spec);
+        if (gone && !this.#running.has(key)) {
+          this.#o.metrics.forget(coordinator.spec);
+          this.#o.observations?.forget(coordinator.spec);
+        }
       })
       .catch((error: unknown) => this.#o.logger.error({ err: error, key }, 'closing a coordinator failed'));
     this.#closing.set(key, closed);
@@ -124,8 +139,18 @@ export class Coordinators {
     });
   }
 
+  #observed(spec: CoordinatorSpec, summary: OwnershipSummary): void {
+    this.#o.metrics.unowned(spec, unowned(summary));
+    this.#o.observations?.observed(spec, summary);
+  }
+
   #rebalanced(spec: CoordinatorSpec, result: RebalanceResult): void {
     this.#o.metrics.rebalanced(spec, result);
+    this.#o.observations?.rebalanced(spec, {
+      time: new Date(result.time).toISOString(),
+      reason: result.reason,
+      moved: result.moved.length,
+    });
     const event = rebalanceEvent(result);
     this.#o.logger.info(
       { namespace: spec.namespace, app: spec.app, moved: result.moved.length, reason: result.reason },

@@ -10,6 +10,7 @@ import { EventRecorder } from '../controller/events.ts';
 import { runnableFunc, type Logger, type Manager, type Runnable, type Store } from '../runtime/index.ts';
 import { CoordinationMetrics } from './coordination-metrics.ts';
 import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
+import type { PartitionObservations } from './partition-observations.ts';
 
 /** Options of {@link coordinationRunnable}. */
 export interface CoordinationRunnableOptions extends CoordinatorsOptions {
@@ -63,11 +64,14 @@ export interface AddCoordinationOptions {
   readonly identity: string;
   readonly logger: Logger;
   readonly clusterDomain?: string;
+  /** Where the coordinators publish what they observe (the controller's store); default: nowhere. */
+  readonly observations?: PartitionObservations;
 }
 
 /**
- * Adds the coordinators to `manager` as a leader runnable, with their metrics on the manager's registry
- * and `Rebalanced` events recorded through the manager's API client.
+ * Adds the coordinators to `manager` as a leader runnable, with their metrics on the manager's registry,
+ * `Rebalanced` events recorded through the manager's API client and observations published into
+ * `options.observations`.
  */
 export function addCoordination(manager: Manager, options: AddCoordinationOptions): void {
   const logger = options.logger.child({ component: 'coordination' });
@@ -78,6 +82,7 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       events: new EventRecorder({ kubeConfig: manager.kubeConfig, instance: options.identity, logger }),
       logger,
       ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
+      ...(options.observations === undefined ? {} : { observations: options.observations }),
     }),
   );
 }

@@ -5,7 +5,8 @@
  * ZooKeeper: nothing of a previous session or a previous leader is kept in memory. The session ends
  * when ZooKeeper expires it, or when the client stays disconnected for a whole session timeout (the
  * server has expired it by then); a short disconnection is ridden out, the client resuming the same
- * session. Closing stops the rebalancer and closes the session.
+ * session. Beside the rebalancer an {@link OwnershipObserver} reports the app's partition ownership and
+ * times rebalances. Closing stops both and closes the session.
  *
  * ACLs: nodes are created with the client's default open ACL (`world:anyone`), as the Rebalancer has
  * always done; the per-app digest ACLs of DESIGN section 4 are not implemented here yet.
@@ -13,8 +14,10 @@
 import { Rebalancer, type RebalanceResult, type RebalancerOptions } from '../../../common/src/rebalancer.ts';
 import type { Timers } from '../../../common/src/timers.ts';
 import { ZooKeeperClient, type ConnectOptions } from '../../../common/src/zookeeper-client.ts';
+import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger } from '../runtime/index.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
+import { OwnershipObserver } from './ownership-observer.ts';
 import type { Session } from './supervisor.ts';
 
 /** Client timeouts of a coordinator; defaults in {@link DEFAULT_ZOOKEEPER_TIMEOUTS}. */
@@ -41,6 +44,10 @@ export interface RebalancerSessionOptions {
   /** Structured fields of the app are already bound. */
   readonly logger: Logger;
   readonly onRebalanced: (result: RebalanceResult) => void;
+  /** Each ownership summary read (repeats possible). Default: none. */
+  readonly onOwnership?: (summary: OwnershipSummary) => void;
+  /** A rebalance's moved partitions all claimed, `durationMs` after it wrote the assignment. Default: none. */
+  readonly onSettled?: (durationMs: number) => void;
   /** True once open and whenever the session is connected again, false while it is not. */
   readonly onConnected: (connected: boolean) => void;
   /** Makes the (not yet started) client; default `new ZooKeeperClient(options)`. Tests wrap it to reach the session. */
@@ -109,13 +116,26 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
     timers: options.timers,
     logger: rebalancerLogger(client, options.logger),
   });
-  rebalancer.on('rebalanced', options.onRebalanced);
+  const observer = new OwnershipObserver({
+    ref: spec,
+    client,
+    timers: options.timers,
+    logger: options.logger,
+    onSummary: options.onOwnership ?? (() => undefined),
+    ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled }),
+  });
+  rebalancer.on('rebalanced', (result) => {
+    observer.rebalanced(result);
+    options.onRebalanced(result);
+  });
   const release = async (): Promise<void> => {
+    observer.close();
     const stopped = rebalancer.close();
     await client.close();
     await stopped;
   };
   await abortable(rebalancer.start(), signal, release);
+  observer.start();
   // An expiry while the rebalancer started is not lost: the client then opens a fresh session and re-arms
   // the rebalancer's watch itself; a disconnection is caught by watchSession's first look at `connected`.
   return watchSession(client, release, options);

@@ -11,6 +11,7 @@ import {
 import type { ComponentState } from './status-components.ts';
 import { findCondition, mergeConditions } from './status-conditions.ts';
 import type { ConditionUpdate } from './status-conditions.ts';
+import { partitionStatus, type PartitionInput } from './status-partitions.ts';
 
 export { statusEqual } from './status-conditions.ts';
 
@@ -24,6 +25,8 @@ export interface ObservedChildren {
   failingPods?: readonly { name: string; reason: string }[];
   /** Whether the Sentry DSN Secret exists (only looked at when the app asks for Sentry). */
   sentryDsnSecretExists?: boolean;
+  /** What the app's partition coordinator observed; absent: as `pending` (the stored values are kept). */
+  partitions?: PartitionInput;
 }
 
 /** Display name of each component, in the order conditions report them. */
@@ -163,10 +166,11 @@ function byComponent(all: ComponentState[]): Record<Component, ComponentState> {
 
 /**
  * The app's status from the app (spec, generation, previous status) and its observed child workloads, at
- * `now`. Pure. Sets observedGeneration, the conditions Ready, Progressing, Degraded and CacheAvailable (each
- * keeps its lastTransitionTime while its status holds; other conditions such as Rebalancing are kept as they
- * were), the phase, worker counts, the scale selector and per-component readiness. Partition fields and the
- * last rebalance belong to the rebalancer and are carried over unchanged.
+ * `now`. Pure. Sets observedGeneration, the conditions Ready, Progressing, Degraded, CacheAvailable and, when
+ * the coordinator knows something, Rebalancing (each keeps its lastTransitionTime while its status holds;
+ * other conditions are kept as they were), the phase, worker counts, the scale selector and per-component
+ * readiness. The partition fields and the last rebalance come from `children.partitions` (see
+ * {@link partitionStatus}).
  *
  * Before the app has first been Ready, components that cannot serve yet count as Progressing; afterwards
  * they make it Degraded. Failing pods and a missing Sentry Secret make it Degraded at any time.
@@ -181,10 +185,14 @@ export function computeStatus(
   const ready = readyCondition(all);
   const degraded = degradedCondition(degradedReasons(app, all, children));
   const isDegraded = degraded.status === 'True';
+  const { partitions, lastRebalance, rebalancing } = partitionStatus(app, children.partitions);
   const updates = [ready, progressingCondition(all, isDegraded), degraded, cacheCondition(named.redis)];
+  if (rebalancing !== undefined) updates.push(rebalancing);
   const generation = app.metadata.generation;
   return {
     ...app.status,
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(lastRebalance === undefined ? {} : { lastRebalance }),
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     phase: phase(all, ready.status === 'True', isDegraded),
     conditions: mergeConditions(app.status?.conditions, updates, now, generation),

@@ -55,9 +55,9 @@ describe('CRD', () => {
     });
   });
 
-  it('prints ready workers, partitions, phase and age', () => {
+  it('prints ready workers, partitions and owned ones, phase and age', () => {
     const columns = (version().additionalPrinterColumns as Json[]).map((c) => c.name);
-    expect(columns).toEqual(expect.arrayContaining(['Ready', 'Partitions', 'Phase', 'Age']));
+    expect(columns).toEqual(['Ready', 'Desired', 'Partitions', 'Owned', 'Phase', 'Age']);
   });
 
   it('the API reference documents every spec section', () => {
