@@ -9,7 +9,7 @@
 #   cni-plugins  bridge, host-local, loopback, portmap, linked into bin/cni/
 #   coredns      coredns with only the plugins the cluster's Corefile uses
 #   crane        crane (`crane registry serve` is the local OCI registry)
-#   actionlint, kube-network-policies
+#   actionlint   checks .github/workflows in make lint
 # Binaries are cached per tool under
 #   ${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/tools/<tool>-<hash of its go.mod, go.sum, sources>/
 # and linked into bin/ (bin/cni/ for the CNI plugins), so a tool is rebuilt only
@@ -115,13 +115,6 @@ build_actionlint() {
     -o "$out/actionlint" "$pkg/cmd/actionlint")
 }
 
-build_kube_network_policies() {
-  # upstream's main has no version variable to stamp
-  local out=$1
-  (cd "$root/hack/tools/kube-network-policies" && go build -trimpath -ldflags "-s -w" \
-    -o "$out/kube-network-policies" sigs.k8s.io/kube-network-policies/cmd)
-}
-
 binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy ;;
@@ -168,5 +161,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the tools (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint kube-network-policies)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint)
 for t in "${tools[@]}"; do ensure "$t"; done
