@@ -107,6 +107,11 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
   });
 
   it('makes no write request while idle after convergence', async () => {
+    // Converged includes the partition coordinator's first report (here: the in-cluster ensemble is not
+    // reachable from the test host, so Rebalancing turns Unknown once its first connection attempt failed).
+    await waitFor('the Rebalancing condition reported', async () =>
+      condition(await getJson<DistributedApp>('distributedapp', 'shop', namespace), 'Rebalancing'),
+    );
     const before = await waitFor('metrics', () => metricsText(operator));
     const start = writeRequests(before);
     const renewals = (text: string): number =>
