@@ -28,11 +28,11 @@ LABEL org.opencontainers.image.title=capstan \
       org.opencontainers.image.licenses=Apache-2.0
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-COPY common/src ./common/src
-COPY operator/src ./operator/src
-COPY workload/src ./workload/src
 USER 65532:65532
 ENTRYPOINT []
 CMD ["node", "operator/src/main.ts"]
+# The files last, so that a change of the sources rebuilds one layer (a layer is a whole copy
+# of the file system in buildah's vfs storage). The build context holds only what runs
+# (.dockerignore): package.json, package-lock.json, common/src, operator/src, workload/src.
+COPY --from=deps /app/node_modules ./node_modules
+COPY . ./
