@@ -9,4 +9,4 @@ JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 # zookeeper.jar's manifest names its Debian dependencies; slf4j-simple sends the log to
 # stderr, as the official image's console logger sends it to the container's output.
 CLASSPATH="$ZOOCFGDIR:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar${CLASSPATH:+:$CLASSPATH}"
-SERVER_JVMFLAGS="-Dorg.slf4j.simpleLogger.showDateTime=true ${SERVER_JVMFLAGS:-}"
+SERVER_JVMFLAGS="-Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSXXX ${SERVER_JVMFLAGS:-}"
