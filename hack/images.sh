@@ -5,7 +5,8 @@
 #   hack/images.sh build            build every image, or reuse it; prints per image "cached" or
 #                                   "built in Ns", and its size
 #   hack/images.sh push HOST:PORT   build, then push every image to the plain-http OCI registry
-#                                   at HOST:PORT (loopback only) under the same names
+#                                   at HOST:PORT (loopback only) under the same names; an image
+#                                   the registry already has is not sent again
 #   hack/images.sh list             print the image names, in build order
 #
 # Contract
@@ -16,13 +17,16 @@
 #     redis:7, zookeeper:3.9, haproxy:2.8  images/NAME (Debian packages)       debian
 #     registry.k8s.io/pause:3.10           images/pause (catatonit)            debian
 #   Engine: `docker build` when `docker info` answers, then debian and node are pulled, not
-#     assembled. Otherwise buildah as root (STORAGE_DRIVER=vfs, BUILDAH_ISOLATION=chroot), and
+#     assembled. Otherwise buildah as root (STORAGE_DRIVER=vfs, BUILDAH_ISOLATION=chroot; both
+#     can be overridden, e.g. STORAGE_DRIVER=overlay where the kernel allows it), and
 #     debian and node are assembled (images/NAME/assemble.sh) only when their name is missing
 #     from local storage, so the real ones win wherever they are present.
 #   Cache: an image's key hashes its Dockerfile, its context files and its base's key. The built
 #     image carries the label dev.capstan.cache-key=KEY and is kept as the OCI archive
 #     ${CAPSTAN_CACHE_DIR:-~/.cache/capstan}/images/NAME-KEY.tar; an image whose key is in local
 #     storage or in an archive is not built again (a fresh clone on the same machine included).
+#     The three newest archives of each image are kept. With vfs (every layer a whole copy of
+#     the file system) dangling images are pruned after a build: the archives are the cache.
 #     Build logs: tmp/images/NAME.log.
 #   Push: the path in the registry is the name without its registry host, so a containerd
 #     with HOST:PORT as mirror of ghcr.io, docker.io and registry.k8s.io finds them:
@@ -33,6 +37,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/images
 logs=$root/tmp/images
 export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs} BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
+# As flags: Debian's buildah 1.28 ignores STORAGE_DRIVER and would use overlay.
+buildah() { command buildah --storage-driver "$STORAGE_DRIVER" "$@"; }
 LABEL_KEY=dev.capstan.cache-key
 
 version() { sed -n 's/^  "version": "\([^"]*\)",$/\1/p' "$root/package.json" | head -n 1; }
@@ -137,16 +143,22 @@ build_args() {
     [ -z "$ca" ] || echo "--secret=id=ca-certificates,src=$ca"
   fi
 }
+# A build stage tagged in buildah's storage (localhost/capstan-stage/NAME-STAGE), so that its
+# layers stay cached when dangling images are pruned: capstan's `npm ci` runs again only when
+# package.json or the lock file changes.
+declare -A KEEP_STAGE=([capstan]=deps)
 engine_build() { # NAME KEY CONTEXT
-  local name=$1 key=$2 context=$3 args
+  local name=$1 key=$2 context=$3 args stage=${KEEP_STAGE[$1]:-}
   mapfile -t args < <(build_args "$name")
+  args+=(-f "$(dockerfile "$name")")
   if [ "$ENGINE" = docker ]; then
-    docker build --label "$LABEL_KEY=$key" "${args[@]}" -f "$(dockerfile "$name")" -t "${REF[$name]}" "$context"
-  else
-    buildah build --layers --pull=never --label "$LABEL_KEY=$key" "${args[@]}" \
-      -f "$(dockerfile "$name")" -t "${REF[$name]}" "$context"
+    docker build --label "$LABEL_KEY=$key" "${args[@]}" -t "${REF[$name]}" "$context"
+    return
   fi
+  [ -z "$stage" ] || buildah_build "${args[@]}" --target "$stage" -t "localhost/capstan-stage/$name-$stage" "$context"
+  buildah_build --label "$LABEL_KEY=$key" "${args[@]}" -t "${REF[$name]}" "$context"
 }
+buildah_build() { buildah build --layers --force-rm --pull=never --isolation "$BUILDAH_ISOLATION" "$@"; }
 build_image() { # NAME KEY
   local name=$1 key=$2 context
   if is_assembled "$name"; then
@@ -163,6 +175,13 @@ save_archive() { # REF ARCHIVE
   rm -f "$tmp"
   if [ "$ENGINE" = docker ]; then docker save -o "$tmp" "$1"; else buildah push --quiet "$1" "oci-archive:$tmp:$1" >/dev/null; fi
   mv "$tmp" "$2"
+}
+prune_archives() { # NAME: all but the three newest
+  find "$cache" -maxdepth 1 -name "$1-*.tar" -printf '%T@ %p\n' | sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -f
+}
+prune_storage() {
+  [ "$ENGINE" = buildah ] && [ "$STORAGE_DRIVER" = vfs ] || return 0
+  buildah rmi --prune >/dev/null 2>&1 || log "pruning dangling images failed (buildah rmi --prune)"
 }
 load_archive() { # REF ARCHIVE
   local id
@@ -196,7 +215,10 @@ ensure_image() {
     build_image "$name" "$key" >"$logs/$name.log" 2>&1 || { tail -n 30 "$logs/$name.log" >&2; die "$name: build failed"; }
     how="built in $((SECONDS - start))s"
   fi
-  [ -f "$archive" ] || save_archive "$ref" "$archive" >>"$logs/$name.log" 2>&1 || die "$name: saving $archive failed"
+  if [ ! -f "$archive" ]; then
+    save_archive "$ref" "$archive" >>"$logs/$name.log" 2>&1 || die "$name: saving $archive failed"
+    prune_archives "$name"
+  fi
   report "$name" "$how"
 }
 report() { printf '%-36s %-44s %s\n' "$(short_name "${REF[$1]}")" "$2" "$(image_size "${REF[$1]}")"; }
@@ -212,21 +234,35 @@ cmd_build() {
   flock 9
   log "engine: $ENGINE; cache: $cache"
   for name in "${IMAGES[@]}"; do ensure_image "$name"; done
+  prune_storage
 }
 
+# Whether the registry's manifest for DEST (HOST:PORT/REPO:TAG) has the config of local image REF
+# (a buildah image's id is its config digest): then there is nothing to push.
+registry_has() { # DEST REF
+  local repo=${1#*/} id
+  id=$(image_id "$2")
+  curl -fsS -m 10 -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://${1%%/*}/v2/${repo%:*}/manifests/${repo##*:}" 2>/dev/null | grep -q "\"sha256:${id#sha256:}\""
+}
+push_image() { # REF DEST; prints "(already there)" when it had nothing to push
+  if [ "$ENGINE" = buildah ] && registry_has "$2" "$1"; then
+    echo "(already there)"
+  elif [ "$ENGINE" = docker ]; then
+    { docker tag "$1" "$2" && docker push -q "$2" >/dev/null && docker rmi -f "$2" >/dev/null; } || die "pushing $1 to $2 failed"
+  else
+    buildah push --quiet --tls-verify=false "$1" "docker://$2" >/dev/null || die "pushing $1 to $2 failed"
+  fi
+}
 cmd_push() {
-  local registry=${1:-} name ref dest
+  local registry=${1:-} name ref dest note
   [[ "$registry" =~ ^(localhost|127\.[0-9.]+|\[::1\]):[0-9]+$ ]] || die "usage: $0 push HOST:PORT (a registry on loopback)"
   cmd_build
   for name in "${IMAGES[@]}"; do
     ref=${REF[$name]}
     dest=$registry/$(repo_path "$ref")
-    if [ "$ENGINE" = docker ]; then
-      docker tag "$ref" "$dest" && docker push -q "$dest" >/dev/null && docker rmi -f "$dest" >/dev/null
-    else
-      buildah push --quiet --tls-verify=false "$ref" "docker://$dest" >/dev/null
-    fi
-    printf '%-36s -> %s\n' "$(short_name "$ref")" "$dest"
+    note=$(push_image "$ref" "$dest")
+    printf '%-36s -> %s %s\n' "$(short_name "$ref")" "$dest" "$note"
   done
 }
 
