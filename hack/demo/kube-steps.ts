@@ -107,6 +107,19 @@ export async function installOperator(
   ]);
 }
 
+/** A pod security context that passes Pod Security `restricted` for the capstan image. */
+export const RESTRICTED_POD = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+/** A container security context that passes Pod Security `restricted`. */
+export const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
 /** The tiny upstream (`capstan upstream`) as a Deployment and Service `backend:8080` in `namespace`. */
 export function upstreamObjects(namespace: string, image: string): object[] {
   const labels = { 'app.kubernetes.io/name': 'backend', 'app.kubernetes.io/part-of': 'capstan-demo' };
@@ -116,11 +129,7 @@ export function upstreamObjects(namespace: string, image: string): object[] {
     command: ['node', 'workload/src/cli.ts', 'upstream', '--port', '8080'],
     ports: [{ name: 'http', containerPort: 8080 }],
     readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 2 },
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    },
+    securityContext: RESTRICTED_CONTAINER,
   };
   return [
     {
@@ -133,11 +142,7 @@ export function upstreamObjects(namespace: string, image: string): object[] {
         template: {
           metadata: { labels },
           spec: {
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 65532,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: RESTRICTED_POD,
             containers: [container],
           },
         },

@@ -9,6 +9,8 @@ import { failNode, restoreNode } from '../../hack/local-cluster/cluster.ts';
 import type { PodJson } from '../../hack/demo/app-steps.ts';
 import {
   OPERATOR_IMAGE,
+  RESTRICTED_CONTAINER,
+  RESTRICTED_POD,
   applyObjects,
   getJson,
   quietSteps,
@@ -57,17 +59,13 @@ function sleeper(namespace: string): object {
             },
           },
           terminationGracePeriodSeconds: 1,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: RESTRICTED_POD,
           containers: [
             {
               name: 'sleeper',
               image: `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`,
               command: ['sleep', 'infinity'],
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              securityContext: RESTRICTED_CONTAINER,
             },
           ],
         },

@@ -48,26 +48,5 @@ export async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
-/**
- * Polls `check` until it returns something other than undefined, or throws after `timeoutMs`
- * naming `what` and the last error the check raised.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const why = last instanceof Error ? `; last error: ${last.message}` : '';
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-}
+/** Polls a check with a deadline (the same helper the demo steps use). */
+export { waitFor } from '../../hack/demo/kube-steps.ts';
