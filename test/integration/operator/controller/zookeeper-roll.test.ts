@@ -192,6 +192,11 @@ describe('ZooKeeper rolling restarts (operator process)', () => {
   });
 
   it('makes no write request once the roll is over, though the resync keeps reconciling', async () => {
+    // Converged includes the partition coordinator's first report (the in-cluster ensemble is not reachable
+    // from the test host, so Rebalancing turns Unknown once its first connection attempt failed).
+    await waitFor('the Rebalancing condition reported', async () =>
+      condition(await getJson<DistributedApp>('distributedapp', APP, namespace), 'Rebalancing'),
+    );
     const before = await waitFor('metrics', () => metricsText(operator));
     const renewals = (text: string): number =>
       Number(/leader_election_lease_writes_total\{[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
