@@ -197,6 +197,8 @@ async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<
       '--metrics-bind-address=0',
       `--health-probe-bind-address=127.0.0.1:${port}`,
       `--max-concurrent-reconciles=${CONCURRENCY}`,
+      // The apps' in-cluster ZooKeeper names would be looked up through this machine's resolver.
+      '--coordinate=false',
       '--log-level=warn',
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },

@@ -129,6 +129,9 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
       `--leader-elect-renew-deadline=${Math.max(2, lease - 2)}s`,
       '--leader-elect-retry-period=1s',
       '--max-concurrent-reconciles=2',
+      // Off unless a test asks for it: from this host an app's in-cluster ZooKeeper names would be
+      // looked up through the machine's own resolver, which is not the cluster's and must not be asked.
+      ...(options.extraArgs?.some((a) => a.startsWith('--coordinate')) ? [] : ['--coordinate=false']),
       ...(options.extraArgs ?? []),
     ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },

@@ -56,7 +56,7 @@ describe('capstan-operator --coordinate', () => {
       failurePolicy: { rebalanceDelaySeconds: 0 },
     });
     worker = await startWorker(zk, ref, 'shop-workers-0');
-    operator = await startLeader(sandbox!, 'coord');
+    operator = await startLeader(sandbox!, 'coord', { extraArgs: ['--coordinate=true'] });
     await waitFor('the assignment written by the operator', async () =>
       ok(balancedOver(await readAssignment(admin, ref), 8, ['shop-workers-0'])),
     );
