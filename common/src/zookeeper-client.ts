@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Stat } from 'node-zookeeper-client';
 import { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
+import { abandonConnection, dropConnection } from './zookeeper-raw-connection.ts';
 import { MODES, ZooKeeperTransaction } from './zookeeper-transaction.ts';
 import type { CreateMode, TransactionOp } from './zookeeper-transaction.ts';
 
@@ -272,7 +273,11 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     return this.#watch('data', path, onChange as (value: unknown) => void);
   }
 
-  /** Closes the session (the server deletes its ephemerals) and stops every timer and watch. Idempotent. */
+  /**
+   * Closes the session (the server deletes its ephemerals) and stops every timer and watch. Idempotent. A client
+   * without a session on its connection (still connecting, or reconnecting) drops the connection instead: the
+   * server deletes a resumed session's ephemerals when the session expires.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -281,7 +286,9 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     const wasConnected = this.#connected;
     const raw = this.#raw;
     this.#onDisconnected(raw, 'closed');
-    if (wasConnected) await closeRaw(raw);
+    // Only a connection that holds a session may be sent close-session: see abandonConnection.
+    if (!hasSession(raw)) abandonConnection(raw);
+    else if (wasConnected) await closeRaw(raw);
     else raw.close();
     raw.removeAllListeners();
   }
@@ -345,10 +352,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       const raw = this.#raw;
       this.#onDisconnected(raw, 'no-response');
       // The library has no read timeout: without this it would wait on a silent server forever.
-      // Destroying the socket makes it reconnect (to the next server of an ensemble) and resume the session.
-      (
-        raw as unknown as { connectionManager?: { socket?: { destroy(): void } } }
-      ).connectionManager?.socket?.destroy();
+      // Dropping the connection makes it reconnect (to the next server of an ensemble) and resume the session.
+      dropConnection(raw);
       return;
     }
     if (this.#probeInFlight) return;
@@ -454,6 +459,12 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       });
     });
   }
+}
+
+/** Whether the library has a session on its current connection (it maps only that to these states). */
+function hasSession(raw: Client): boolean {
+  const state = raw.getState();
+  return state === zookeeper.State.SYNC_CONNECTED || state === zookeeper.State.CONNECTED_READ_ONLY;
 }
 
 /** Sends close-session and waits (bounded) until the server has acknowledged it by closing the socket. */
