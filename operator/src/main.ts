@@ -13,7 +13,8 @@ import { ConfigError, parseConfig, usage, type OperatorConfig } from './config.t
 import { addCoordination } from './coordination/leader-runnable.ts';
 import { PartitionObservations } from './coordination/partition-observations.ts';
 import { addDistributedAppController } from './controller/setup.ts';
-import { buildHealthServer, createLogger, Manager, type Logger } from './runtime/index.ts';
+import { PodHistory } from './remediation/pod-history.ts';
+import { buildHealthServer, createLogger, Manager, systemClock, type Logger } from './runtime/index.ts';
 
 function kubeConfig(config: OperatorConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -32,6 +33,15 @@ async function serveMetrics(manager: Manager, registry: Registry, config: Operat
   const server = buildHealthServer({ checks: manager.health, registry });
   await server.listen(config.metricsAddress);
   void manager.done().finally(() => server.close());
+}
+
+/** What the controller and the coordinators share, when this operator coordinates. */
+function coordinationParts(config: OperatorConfig): {
+  observations?: PartitionObservations;
+  podHistory?: PodHistory;
+} {
+  if (!config.coordinate) return {};
+  return { observations: new PartitionObservations(), podHistory: new PodHistory(systemClock) };
 }
 
 async function run(config: OperatorConfig, log: Logger): Promise<void> {
@@ -57,7 +67,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       : {}),
   });
   const clusterDomain = config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain };
-  const observations = config.coordinate ? new PartitionObservations() : undefined;
+  const { observations, podHistory } = coordinationParts(config);
   const { caches } = addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
@@ -66,9 +76,17 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
     logger: log,
     ...clusterDomain,
     ...(observations === undefined ? {} : { partitions: observations }),
+    ...(podHistory === undefined ? {} : { podHandler: podHistory }),
   });
   if (observations !== undefined)
-    addCoordination(manager, { apps: caches.apps, identity, logger: log, observations, ...clusterDomain });
+    addCoordination(manager, {
+      apps: caches.apps,
+      identity,
+      logger: log,
+      observations,
+      ...(podHistory === undefined ? {} : { pods: { store: caches.pods, history: podHistory } }),
+      ...clusterDomain,
+    });
   manager.handleSignals();
   await manager.start();
   await serveMetrics(manager, registry, config);

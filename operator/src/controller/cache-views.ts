@@ -1,7 +1,7 @@
 /**
  * Trims what the informers cache to what the reconciler reads, so thousands of apps fit in little
  * memory: metadata (without managedFields) for every owned object, replica counts and status for
- * workloads, key names only for Secrets the operator does not own, waiting reasons and readiness for pods.
+ * workloads, key names only for Secrets the operator does not own, phase, readiness and container states for pods.
  */
 import type { KubernetesObject, V1ObjectMeta, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY } from '../model/labels.ts';
@@ -61,15 +61,57 @@ export function failingReasons(pod: V1Pod): string[] {
     .filter((reason) => FAILING.has(reason));
 }
 
-/** Pods: metadata, the Ready condition and the waiting state of containers that cannot run. */
+type ContainerStatus = NonNullable<NonNullable<V1Pod['status']>['containerStatuses']>[number];
+type ContainerState = NonNullable<ContainerStatus['state']>;
+
+function stateView(state: ContainerState | undefined): ContainerState {
+  if (state?.running !== undefined)
+    return { running: { startedAt: state.running.startedAt } };
+  if (state?.terminated !== undefined) {
+    const { exitCode, reason } = state.terminated;
+    return { terminated: { exitCode, ...(reason === undefined ? {} : { reason }) } };
+  }
+  const reason = state?.waiting?.reason;
+  return (
+    state?.waiting === undefined ? {} : { waiting: reason === undefined ? {} : { reason } }
+  );
+}
+
+function containerView(status: ContainerStatus): ContainerStatus {
+  return {
+    name: status.name,
+    restartCount: status.restartCount,
+    state: stateView(status.state),
+    ...(status.lastState?.terminated === undefined ? {} : { lastState: stateView(status.lastState) }),
+  } as ContainerStatus;
+}
+
+/** Pod conditions kept: Ready, and DisruptionTarget (why a pod is being removed). */
+const KEPT_CONDITIONS = new Set(['Ready', 'DisruptionTarget']);
+
+/**
+ * Pods: metadata, phase, the Ready and DisruptionTarget conditions, and per container its name, restart
+ * count, state and last termination (exit code and reason; worker remediation reads them), the init
+ * containers only while they cannot run.
+ */
 export function podView(pod: V1Pod): V1Pod {
-  const reasons = failingReasons(pod);
-  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const conditions = (pod.status?.conditions ?? [])
+    .filter((c) => KEPT_CONDITIONS.has(c.type))
+    .map((c) => ({
+      type: c.type,
+      status: c.status,
+      ...(c.reason === undefined ? {} : { reason: c.reason }),
+    }));
+  const init = (pod.status?.initContainerStatuses ?? []).filter((s) =>
+    FAILING.has(s.state?.waiting?.reason ?? ''),
+  );
   return {
     metadata: meta(pod),
     status: {
-      ...(ready === undefined ? {} : { conditions: [{ type: 'Ready', status: ready.status }] }),
-      containerStatuses: reasons.map((reason) => ({ state: { waiting: { reason } } }) as never),
+      ...(pod.status?.phase === undefined ? {} : { phase: pod.status.phase }),
+      ...(conditions.length === 0 ? {} : { conditions }),
+      ...(init.length === 0 ? {} : { initContainerStatuses: init.map(containerView) }),
+      containerStatuses: (pod.status?.containerStatuses ?? []).map(containerView),
     },
   };
 }

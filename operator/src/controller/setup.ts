@@ -1,7 +1,9 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import {
   periodicResync,
   requestForObject,
   type Controller,
+  type EventHandler,
   type Logger,
   type Manager,
 } from '../runtime/index.ts';
@@ -33,6 +35,8 @@ export interface DistributedAppControllerOptions {
    * operator does not coordinate and the status says so.
    */
   readonly partitions?: PartitionObservationSource;
+  /** Also hears every pod event of the pod cache (the worker-pod history of the coordinators). */
+  readonly podHandler?: EventHandler<V1Pod>;
 }
 
 /** The controller and the caches it reads. */
@@ -60,7 +64,7 @@ export function addDistributedAppController(
       },
     },
   });
-  const caches = watchDistributedApps(manager, controller, options.namespaces);
+  const caches = watchDistributedApps(manager, controller, options.namespaces, options.podHandler);
   const kubeConfig = manager.kubeConfig;
   slot.reconciler = new DistributedAppReconciler({
     kubeConfig,

@@ -1,7 +1,7 @@
 /**
  * The caches the reconciler reads and the events that queue it: DistributedApps; every kind it owns,
  * label-selected by `app.kubernetes.io/managed-by=capstan` and mapped to the owning app through the
- * controller owner reference; the app's pods (for crash loops and ZooKeeper rolls); and Secrets, mapped
+ * controller owner reference; the app's pods (for crash loops, ZooKeeper rolls and worker remediation); and Secrets, mapped
  * both to their owner and to every app that refers to them. Cached objects are trimmed to what the reconciler reads.
  */
 import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
@@ -40,6 +40,7 @@ interface WatchSpec<T extends KubernetesObject> {
   labelSelector?: string;
   transform?: (obj: T) => T;
   handler: EventHandler<T>;
+  also?: EventHandler<T>;
 }
 
 function watch<T extends KubernetesObject>(
@@ -57,6 +58,7 @@ function watch<T extends KubernetesObject>(
       ...(spec.transform === undefined ? {} : { transform: spec.transform }),
     });
     informer.addHandler(spec.handler);
+    if (spec.also !== undefined) informer.addHandler(spec.also);
     stores.set(scope, informer.store);
   }
   return new MultiStore(stores);
@@ -82,12 +84,14 @@ function podOwner(pod: KubernetesObject): Request[] {
 
 /**
  * Creates the informers (started by the manager) for `namespaces` (empty: all) and connects them to
- * `controller`'s queue. Returns the caches to read.
+ * `controller`'s queue; `podHandler` also hears every pod event (the worker-pod history). Returns the
+ * caches to read.
  */
 export function watchDistributedApps(
   manager: Manager,
   controller: Controller,
   namespaces: readonly string[],
+  podHandler?: EventHandler<V1Pod>,
 ): AppCaches {
   const apps = watch<DistributedApp>(manager, namespaces, {
     resource: DISTRIBUTED_APPS,
@@ -120,6 +124,7 @@ export function watchDistributedApps(
       map: podOwner,
       updatePredicate: (before, after) => podSummary(before) !== podSummary(after),
     }),
+    ...(podHandler === undefined ? {} : { also: podHandler }),
   });
   return { apps, owned: { ...owned, Secret: secrets }, secrets, pods };
 }

@@ -12,9 +12,12 @@ import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger } from '../runtime/index.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
+import type { RemediationTarget } from '../remediation/worker-remediation.ts';
+import { noticeLeaving, removeStaleSession, type StaleSessionRemoval } from '../remediation/stale-session.ts';
 import {
   openRebalancerSession,
   type RebalancerSessionOptions,
+  type SessionAccess,
   type ZooKeeperTimeouts,
 } from './rebalancer-session.ts';
 import { Supervisor, type SupervisorState } from './supervisor.ts';
@@ -39,9 +42,10 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** See the module comment. */
-export class AppCoordinator {
+/** See the module comment. As a {@link RemediationTarget} it acts on its open session, if any. */
+export class AppCoordinator implements RemediationTarget {
   readonly spec: CoordinatorSpec;
+  #access: SessionAccess | undefined;
   readonly #log: Logger;
   readonly #supervisor: Supervisor;
   readonly #onUnreachable: () => void;
@@ -65,6 +69,7 @@ export class AppCoordinator {
           onConnected: (connected) => options.onConnected(spec, connected),
           onOwnership: (summary) => options.onOwnership(spec, summary),
           onSettled: (durationMs) => options.onSettled(spec, durationMs),
+          onAccess: (access) => (this.#access = access),
           ...(options.createClient === undefined ? {} : { createClient: options.createClient }),
         }),
       onState: (state) => this.#report(state),
@@ -82,6 +87,24 @@ export class AppCoordinator {
   /** Stops the rebalancer and closes the ZooKeeper session; resolves when both are done. Idempotent. */
   close(): Promise<void> {
     return this.#supervisor.close();
+  }
+
+  /** Removes a proven-dead worker's stale session; undefined while no session is open. */
+  async removeStaleSession(
+    worker: string,
+    provenDead: ReadonlySet<string>,
+  ): Promise<StaleSessionRemoval | undefined> {
+    const access = this.#access;
+    if (access === undefined) return undefined;
+    return removeStaleSession({ ...access, ref: this.spec, worker, provenDead });
+  }
+
+  /** Writes a crash-looping worker's leaving notice; undefined while no session is open. */
+  async noticeLeaving(worker: string): Promise<true | undefined> {
+    const access = this.#access;
+    if (access === undefined) return undefined;
+    await noticeLeaving(access.client, this.spec, worker);
+    return true;
   }
 
   #report(state: SupervisorState): void {

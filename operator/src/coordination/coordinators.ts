@@ -23,6 +23,7 @@ import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './c
 import { coordinatorKey, type CoordinatorSpec } from './coordinator-spec.ts';
 import { unowned } from './ownership-summary.ts';
 import type { PartitionObservations } from './partition-observations.ts';
+import type { WorkerRemediation } from '../remediation/worker-remediation.ts';
 import { rebalanceEvent } from './rebalance-event.ts';
 import {
   DEFAULT_ZOOKEEPER_TIMEOUTS,
@@ -47,6 +48,8 @@ export interface CoordinatorsOptions {
   readonly events?: RebalanceEventSink;
   /** Where observations go for the reconciler; default: nowhere. */
   readonly observations?: PartitionObservations;
+  /** Acts on workers Kubernetes proves dead or crash-looping; default: nothing is done (session expiry only). */
+  readonly remediation?: WorkerRemediation;
   /** Default the system timers. */
   readonly timers?: Timers;
   /** Jitter source; default Math.random. */
@@ -86,7 +89,19 @@ export class Coordinators {
     const diff = diffCoordinators(desired, running);
     for (const key of diff.stop) this.#stop(key, !desired.has(key));
     for (const spec of diff.start) this.#start(spec);
+    for (const coordinator of this.#running.values()) this.#remediate(coordinator);
     return diff;
+  }
+
+  /** Runs the worker remediation of one app now (a worker pod of it changed). */
+  remediate(ref: { readonly namespace: string; readonly app: string }): void {
+    const coordinator = this.#running.get(coordinatorKey(ref));
+    if (coordinator !== undefined && !this.#closed) this.#remediate(coordinator);
+  }
+
+  #remediate(coordinator: AppCoordinator): void {
+    const app = this.#o.apps.get(coordinator.spec.namespace, coordinator.spec.app);
+    if (app !== undefined) void this.#o.remediation?.run(app, coordinator);
   }
 
   /** Stops every coordinator; resolves when their sessions are closed. Idempotent. */
@@ -142,6 +157,7 @@ export class Coordinators {
   #observed(spec: CoordinatorSpec, summary: OwnershipSummary): void {
     this.#o.metrics.unowned(spec, unowned(summary));
     this.#o.observations?.observed(spec, summary);
+    this.#o.remediation?.ownership(spec, summary);
   }
 
   #rebalanced(spec: CoordinatorSpec, result: RebalanceResult): void {

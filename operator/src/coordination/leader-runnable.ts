@@ -5,9 +5,21 @@
  * coordinator and its ZooKeeper session before it resolves. A new leader starts from what ZooKeeper holds.
  */
 import { systemTimers } from '../../../common/src/timers.ts';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { DistributedApp } from '../api/schema.ts';
+import { deletePodFunc } from '../controller/delete-pod.ts';
 import { EventRecorder } from '../controller/events.ts';
-import { runnableFunc, type Logger, type Manager, type Runnable, type Store } from '../runtime/index.ts';
+import type { PodHistory } from '../remediation/pod-history.ts';
+import { RemediationMetrics } from '../remediation/remediation-metrics.ts';
+import { WorkerRemediation } from '../remediation/worker-remediation.ts';
+import {
+  runnableFunc,
+  systemClock,
+  type Logger,
+  type Manager,
+  type Runnable,
+  type Store,
+} from '../runtime/index.ts';
 import { CoordinationMetrics } from './coordination-metrics.ts';
 import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
 import type { PartitionObservations } from './partition-observations.ts';
@@ -16,6 +28,8 @@ import type { PartitionObservations } from './partition-observations.ts';
 export interface CoordinationRunnableOptions extends CoordinatorsOptions {
   /** How often the set is synced from the cache; default 2 000 ms. */
   readonly syncIntervalMs?: number;
+  /** Worker-pod changes, each of which runs its app's remediation at once; default: only on each sync. */
+  readonly podHistory?: PodHistory;
 }
 
 function untilAborted(signal: AbortSignal): Promise<void> {
@@ -48,7 +62,9 @@ export function coordinationRunnable(options: CoordinationRunnableOptions): Runn
     };
     log.info({ syncIntervalMs: interval }, 'coordination started');
     tick();
+    const unsubscribe = options.podHistory?.subscribe((ref) => coordinators.remediate(ref));
     await untilAborted(signal);
+    unsubscribe?.();
     timers.clearTimeout(timer);
     const count = coordinators.specs().length;
     await coordinators.close();
@@ -66,6 +82,11 @@ export interface AddCoordinationOptions {
   readonly clusterDomain?: string;
   /** Where the coordinators publish what they observe (the controller's store); default: nowhere. */
   readonly observations?: PartitionObservations;
+  /**
+   * The worker-pod cache and its history (the controller's pod informer); with both, workers Kubernetes
+   * proves dead or crash-looping are acted on. Default: session expiry only.
+   */
+  readonly pods?: { readonly store: Store<V1Pod>; readonly history: PodHistory };
 }
 
 /**
@@ -75,12 +96,27 @@ export interface AddCoordinationOptions {
  */
 export function addCoordination(manager: Manager, options: AddCoordinationOptions): void {
   const logger = options.logger.child({ component: 'coordination' });
+  const events = new EventRecorder({ kubeConfig: manager.kubeConfig, instance: options.identity, logger });
+  const pods = options.pods;
+  const remediation =
+    pods === undefined
+      ? undefined
+      : new WorkerRemediation({
+          pods: pods.store,
+          history: pods.history,
+          metrics: new RemediationMetrics(manager.metrics.registry),
+          deletePod: deletePodFunc(manager.kubeConfig),
+          events,
+          logger: logger.child({ step: 'remediation' }),
+          clock: systemClock,
+        });
   manager.addLeaderRunnable(
     coordinationRunnable({
       apps: options.apps,
       metrics: new CoordinationMetrics(manager.metrics.registry),
-      events: new EventRecorder({ kubeConfig: manager.kubeConfig, instance: options.identity, logger }),
+      events,
       logger,
+      ...(remediation === undefined ? {} : { remediation, podHistory: pods?.history }),
       ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
       ...(options.observations === undefined ? {} : { observations: options.observations }),
     }),

@@ -50,8 +50,16 @@ export interface RebalancerSessionOptions {
   readonly onSettled?: (durationMs: number) => void;
   /** True once open and whenever the session is connected again, false while it is not. */
   readonly onConnected: (connected: boolean) => void;
+  /** The open session's client and rebalancer once started, undefined once it closes. Default: none. */
+  readonly onAccess?: (access: SessionAccess | undefined) => void;
   /** Makes the (not yet started) client; default `new ZooKeeperClient(options)`. Tests wrap it to reach the session. */
   readonly createClient?: (options: ConnectOptions) => ZooKeeperClient;
+}
+
+/** What the remediation steps use of an open session (the rebalancer and its connected client). */
+export interface SessionAccess {
+  readonly client: ZooKeeperClient;
+  readonly rebalancer: Rebalancer;
 }
 
 class AbortedError extends Error {
@@ -129,6 +137,7 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
     options.onRebalanced(result);
   });
   const release = async (): Promise<void> => {
+    options.onAccess?.(undefined);
     observer.close();
     const stopped = rebalancer.close();
     await client.close();
@@ -136,6 +145,7 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
   };
   await abortable(rebalancer.start(), signal, release);
   observer.start();
+  options.onAccess?.({ client, rebalancer });
   // An expiry while the rebalancer started is not lost: the client then opens a fresh session and re-arms
   // the rebalancer's watch itself; a disconnection is caught by watchSession's first look at `connected`.
   return watchSession(client, release, options);

@@ -1,0 +1,196 @@
+/**
+ * Acts on what Kubernetes proves about an app's workers (DESIGN section 6): each run judges the app's
+ * worker pods ({@link workerVerdicts}) and takes these named steps, each at most once per pod:
+ *  1. `removeDead`: a proven-dead worker's stale session is removed ({@link removeStaleSession}), unless a
+ *     successor pod of the same name is in the cache (then its session may be the successor's: expiry fences);
+ *  2. `reportCrashLoop`: a Warning event `WorkerCrashLooping` naming the pod and its last exit (the Degraded
+ *     condition comes from the status builder, which sees the CrashLoopBackOff pod);
+ *  3. `noticeCrashLoop`: while the crash-looping process is dead, its leaving notice ({@link noticeLeaving});
+ *  4. `restartCrashLoop`: the pod is deleted (uid precondition) once it has crash-looped for
+ *     `spec.failurePolicy.crashLoopRestartAfterSeconds`, so the StatefulSet recreates it.
+ * A worker that merely restarted gets nothing: its partitions wait for `rebalanceDelaySeconds`. Runs of one
+ * app never overlap (a run asked for meanwhile follows). Failures are logged and retried on the next run.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { DistributedApp } from '../api/schema.ts';
+import type { StatusEvent } from '../model/status-events.ts';
+import type { OwnershipSummary } from '../model/status-partitions.ts';
+import type { Clock, Logger, Store } from '../runtime/index.ts';
+import { workerApp, type PodHistory } from './pod-history.ts';
+import type { RemediationMetrics } from './remediation-metrics.ts';
+import type { StaleSessionRemoval } from './stale-session.ts';
+import { workerVerdicts, type WorkerVerdict } from './worker-verdicts.ts';
+
+/** The app's coordinator session as the steps use it; both resolve undefined while no session is open. */
+export interface RemediationTarget {
+  removeStaleSession(
+    worker: string,
+    provenDead: ReadonlySet<string>,
+  ): Promise<StaleSessionRemoval | undefined>;
+  noticeLeaving(worker: string): Promise<true | undefined>;
+}
+
+/** Deletes a pod if it still has `uid` (404 and 409 are success). */
+export type PodDeleter = (namespace: string, name: string, uid: string) => Promise<void>;
+
+/** Options of {@link WorkerRemediation}. */
+export interface WorkerRemediationOptions {
+  readonly pods: Store<V1Pod>;
+  readonly history: PodHistory;
+  readonly metrics: RemediationMetrics;
+  readonly deletePod: PodDeleter;
+  readonly events?: { record(app: DistributedApp, event: StatusEvent): Promise<void> };
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+type Verdict<K extends WorkerVerdict['kind']> = Extract<WorkerVerdict, { kind: K }>;
+
+/** See the module comment. */
+export class WorkerRemediation {
+  readonly #o: WorkerRemediationOptions;
+  /** Keys of steps done: `step:uid` (`notice:uid:restarts` for notices). */
+  readonly #done = new Set<string>();
+  /** When each pod was first seen crash-looping. */
+  readonly #loopingSince = new Map<string, number>();
+  /** Deaths whose failover is not observed complete yet: `namespace/app/worker` -> time observed. */
+  readonly #failovers = new Map<string, number>();
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+
+  constructor(options: WorkerRemediationOptions) {
+    this.#o = options;
+  }
+
+  /** Runs the steps for `app` on `target`; resolves when done (never rejects). */
+  run(app: DistributedApp, target: RemediationTarget): Promise<void> {
+    const key = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+    const running = this.#running.get(key);
+    if (running !== undefined) {
+      this.#again.add(key);
+      return running;
+    }
+    const run = this.#steps(app, target)
+      .catch((error: unknown) =>
+        this.#o.logger.warn({ err: error, app: key }, 'worker remediation failed; retrying'),
+      )
+      .finally(() => {
+        this.#running.delete(key);
+        if (this.#again.delete(key)) void this.run(app, target);
+      });
+    this.#running.set(key, run);
+    return run;
+  }
+
+  /** An ownership summary of the app: completes the failovers it shows done. */
+  ownership(ref: { namespace: string; app: string }, summary: OwnershipSummary): void {
+    if (summary.claiming > 0) return;
+    const prefix = `${ref.namespace}/${ref.app}/`;
+    for (const [key, since] of this.#failovers) {
+      if (!key.startsWith(prefix) || (summary.byWorker[key.slice(prefix.length)] ?? 0) > 0) continue;
+      this.#failovers.delete(key);
+      this.#o.metrics.failedOver(this.#o.clock.now() - since);
+    }
+  }
+
+  async #steps(app: DistributedApp, target: RemediationTarget): Promise<void> {
+    const namespace = app.metadata.namespace ?? '';
+    const name = app.metadata.name ?? '';
+    const pods = this.#o.pods.list(namespace).filter((pod) => workerApp(pod)?.app === name);
+    const verdicts = workerVerdicts({
+      pods,
+      gone: this.#o.history.gone(namespace, name),
+      restarts: this.#o.history.restarts(),
+      now: this.#o.clock.now(),
+    });
+    const live = new Map(pods.map((pod) => [pod.metadata?.name ?? '', pod.metadata?.uid ?? '']));
+    const dead = verdicts.filter((v): v is Verdict<'dead'> => v.kind === 'dead' && !this.#succeeded(v, live));
+    const provenDead = new Set(dead.map((v) => v.worker));
+    for (const verdict of dead) await this.#removeDead(app, verdict, target, provenDead);
+    for (const verdict of verdicts) {
+      if (verdict.kind !== 'crash-looping') continue;
+      await this.#reportCrashLoop(app, verdict);
+      await this.#noticeCrashLoop(app, verdict, pods, target);
+      await this.#restartCrashLoop(app, verdict);
+    }
+    const uids = new Set(verdicts.map((v) => v.uid));
+    for (const uid of this.#loopingSince.keys()) if (!uids.has(uid)) this.#loopingSince.delete(uid);
+  }
+
+  /** A successor pod of the same name exists: the session under the worker's name may be its. */
+  #succeeded(verdict: Verdict<'dead'>, live: ReadonlyMap<string, string>): boolean {
+    const uid = live.get(verdict.worker);
+    return uid !== undefined && uid !== verdict.uid;
+  }
+
+  async #removeDead(
+    app: DistributedApp,
+    verdict: Verdict<'dead'>,
+    target: RemediationTarget,
+    provenDead: ReadonlySet<string>,
+  ): Promise<void> {
+    const key = `dead:${verdict.uid}`;
+    if (this.#done.has(key)) return;
+    const failover = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}/${verdict.worker}`;
+    if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
+    const removal = await target.removeStaleSession(verdict.worker, provenDead);
+    if (removal === undefined) return;
+    this.#done.add(key);
+    if (verdict.cause === 'pod-gone') this.#o.history.forget(verdict.uid);
+    if (removal.session !== undefined || removal.rebalanced)
+      this.#o.metrics.remediated('stale-session-removed');
+    this.#o.logger.info(
+      { app: failover, worker: verdict.worker, cause: verdict.cause, ...removal },
+      'worker proven dead by Kubernetes: its stale ZooKeeper session removed',
+    );
+  }
+
+  async #reportCrashLoop(app: DistributedApp, verdict: Verdict<'crash-looping'>): Promise<void> {
+    if (!this.#loopingSince.has(verdict.uid)) this.#loopingSince.set(verdict.uid, this.#o.clock.now());
+    const key = `report:${verdict.uid}`;
+    if (this.#done.has(key)) return;
+    this.#done.add(key);
+    const message = `worker pod ${verdict.worker} is crash-looping (last exit: ${verdict.lastExit}); its partitions move to other workers`;
+    this.#o.logger.warn(
+      { namespace: app.metadata.namespace, pod: verdict.worker, lastExit: verdict.lastExit },
+      message,
+    );
+    await this.#o.events?.record(app, { type: 'Warning', reason: 'WorkerCrashLooping', message });
+  }
+
+  async #noticeCrashLoop(
+    app: DistributedApp,
+    verdict: Verdict<'crash-looping'>,
+    pods: readonly V1Pod[],
+    target: RemediationTarget,
+  ): Promise<void> {
+    if (!verdict.processDead) return;
+    const pod = pods.find((p) => p.metadata?.uid === verdict.uid);
+    const restarts = pod?.status?.containerStatuses?.find((s) => s.name === 'worker')?.restartCount ?? 0;
+    const key = `notice:${verdict.uid}:${restarts}`;
+    if (this.#done.has(key)) return;
+    if ((await target.noticeLeaving(verdict.worker)) === undefined) return;
+    this.#done.add(key);
+    this.#o.metrics.remediated('crashloop-notice-written');
+    const failover = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}/${verdict.worker}`;
+    if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
+  }
+
+  async #restartCrashLoop(app: DistributedApp, verdict: Verdict<'crash-looping'>): Promise<void> {
+    const key = `restart:${verdict.uid}`;
+    const since = this.#loopingSince.get(verdict.uid) ?? this.#o.clock.now();
+    const afterMs = (app.spec.failurePolicy?.crashLoopRestartAfterSeconds ?? 60) * 1000;
+    if (this.#done.has(key) || this.#o.clock.now() - since < afterMs) return;
+    await this.#o.deletePod(app.metadata.namespace ?? '', verdict.worker, verdict.uid);
+    this.#done.add(key);
+    this.#o.metrics.remediated('crashloop-pod-deleted');
+    this.#o.logger.warn(
+      {
+        namespace: app.metadata.namespace,
+        pod: verdict.worker,
+        crashLoopingForMs: this.#o.clock.now() - since,
+      },
+      'deleted a crash-looping worker pod so that its StatefulSet recreates it',
+    );
+  }
+}
