@@ -141,7 +141,8 @@ describe('updates', () => {
 
   it('kubectl get shows the printer columns and the capstan category lists the app', async () => {
     const { stdout } = await kubectl(['get', 'dapp', 'updates', '-n', ns]);
-    expect(stdout.split('\n')[0]).toMatch(/NAME\s+READY\s+DESIRED\s+PARTITIONS\s+PHASE\s+AGE/);
+    expect(stdout.split('\n')[0]).toMatch(/NAME\s+READY\s+DESIRED\s+PARTITIONS\s+OWNED\s+PHASE\s+AGE/);
+    // No coordinator runs here, so Owned is empty.
     expect(stdout).toMatch(/updates\s+2\s+4\s+64\s+Running/);
     const all = await kubectl(['get', 'capstan', '-n', ns, '-o', 'name']);
     expect(all.stdout).toContain('distributedapp.capstan.dev/updates');
