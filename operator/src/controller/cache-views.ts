@@ -65,16 +65,13 @@ type ContainerStatus = NonNullable<NonNullable<V1Pod['status']>['containerStatus
 type ContainerState = NonNullable<ContainerStatus['state']>;
 
 function stateView(state: ContainerState | undefined): ContainerState {
-  if (state?.running !== undefined)
-    return { running: { startedAt: state.running.startedAt } };
+  if (state?.running !== undefined) return { running: { startedAt: state.running.startedAt } };
   if (state?.terminated !== undefined) {
     const { exitCode, reason } = state.terminated;
     return { terminated: { exitCode, ...(reason === undefined ? {} : { reason }) } };
   }
   const reason = state?.waiting?.reason;
-  return (
-    state?.waiting === undefined ? {} : { waiting: reason === undefined ? {} : { reason } }
-  );
+  return state?.waiting === undefined ? {} : { waiting: reason === undefined ? {} : { reason } };
 }
 
 function containerView(status: ContainerStatus): ContainerStatus {
