@@ -52,7 +52,8 @@ export class WorkerRemediation {
   /** Keys of steps done: `step:uid` (`notice:uid:restarts` for notices). */
   readonly #done = new Set<string>();
   /** When each pod was first seen crash-looping. */
-  readonly #loopingSince = new Map<string, number>();
+  /** Crash-looping pods: uid -> the app they belong to and when the loop was first seen. */
+  readonly #loopingSince = new Map<string, { app: string; since: number }>();
   /** Deaths whose failover is not observed complete yet: `namespace/app/worker` -> time observed. */
   readonly #failovers = new Map<string, number>();
   readonly #running = new Map<string, Promise<void>>();
@@ -113,8 +114,11 @@ export class WorkerRemediation {
       await this.#noticeCrashLoop(app, verdict, pods, target);
       await this.#restartCrashLoop(app, verdict);
     }
+    // Forget loops of this app's pods that no longer loop (another app's runs leave its own alone).
     const uids = new Set(verdicts.map((v) => v.uid));
-    for (const uid of this.#loopingSince.keys()) if (!uids.has(uid)) this.#loopingSince.delete(uid);
+    for (const [uid, loop] of this.#loopingSince) {
+      if (loop.app === `${namespace}/${name}` && !uids.has(uid)) this.#loopingSince.delete(uid);
+    }
   }
 
   /** A successor pod of the same name exists: the session under the worker's name may be its. */
@@ -146,7 +150,10 @@ export class WorkerRemediation {
   }
 
   async #reportCrashLoop(app: DistributedApp, verdict: Verdict<'crash-looping'>): Promise<void> {
-    if (!this.#loopingSince.has(verdict.uid)) this.#loopingSince.set(verdict.uid, this.#o.clock.now());
+    if (!this.#loopingSince.has(verdict.uid)) {
+      const key = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+      this.#loopingSince.set(verdict.uid, { app: key, since: this.#o.clock.now() });
+    }
     const key = `report:${verdict.uid}`;
     if (this.#done.has(key)) return;
     this.#done.add(key);
@@ -178,7 +185,7 @@ export class WorkerRemediation {
 
   async #restartCrashLoop(app: DistributedApp, verdict: Verdict<'crash-looping'>): Promise<void> {
     const key = `restart:${verdict.uid}`;
-    const since = this.#loopingSince.get(verdict.uid) ?? this.#o.clock.now();
+    const since = this.#loopingSince.get(verdict.uid)?.since ?? this.#o.clock.now();
     const afterMs = (app.spec.failurePolicy?.crashLoopRestartAfterSeconds ?? 60) * 1000;
     if (this.#done.has(key) || this.#o.clock.now() - since < afterMs) return;
     await this.#o.deletePod(app.metadata.namespace ?? '', verdict.worker, verdict.uid);
