@@ -84,7 +84,17 @@ async function prepareCluster(kubeconfig: string): Promise<void> {
     })),
   );
   await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', join(root, 'crds')]);
-  await kubectl(kubeconfig, ['wait', '--for=condition=Established', 'crd/distributedapps.capstan.dev']);
+  // kubectl wait fails at once (not waits) while the CRD has no conditions yet: ask until it is Established.
+  const established = [
+    'get',
+    'crd',
+    'distributedapps.capstan.dev',
+    '-o=jsonpath={.status.conditions[?(@.type=="Established")].status}',
+  ];
+  await waitUntil(
+    'the CRD Established',
+    async () => (await kubectl(kubeconfig, established)).trim() === 'True',
+  );
   for (const ns of ['bench-direct', 'bench-operator']) await kubectl(kubeconfig, ['create', 'namespace', ns]);
 }
 

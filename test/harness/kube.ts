@@ -49,4 +49,18 @@ export async function createNamespace(prefix: string): Promise<string> {
 }
 
 /** Polls a check with a deadline (the same helper the demo steps use). */
-export { waitFor } from '../../hack/demo/kube-steps.ts';
+import { waitFor } from '../../hack/demo/kube-steps.ts';
+export { waitFor };
+
+/**
+ * Waits until a CRD is Established. `kubectl wait --for=condition=Established` fails at once instead
+ * of waiting when it reads the CRD before the apiserver has written any condition, so poll instead.
+ */
+export async function waitCrdEstablished(name: string, timeoutMs = 60_000): Promise<void> {
+  const jsonpath = '-o=jsonpath={.status.conditions[?(@.type=="Established")].status}';
+  await waitFor(
+    `CRD ${name} Established`,
+    async () => ((await kubectl(['get', 'crd', name, jsonpath])).stdout.trim() === 'True' ? true : undefined),
+    timeoutMs,
+  );
+}

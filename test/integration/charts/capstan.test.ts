@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join, resolve } from 'node:path';
 import { OPERATOR_RULES } from '../../../operator/src/rbac/rules.ts';
-import { createNamespace, kubectl, runTool, testKubeconfig, waitFor } from '../../harness/kube.ts';
+import {
+  createNamespace,
+  kubectl,
+  runTool,
+  testKubeconfig,
+  waitFor,
+  waitCrdEstablished,
+} from '../../harness/kube.ts';
 
 const chart = join(resolve(import.meta.dirname, '../../..'), 'charts/capstan');
 
@@ -60,12 +67,7 @@ describe('the capstan Helm chart', () => {
       '--timeout',
       '2m',
     ]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/distributedapps.capstan.dev',
-    ]);
+    await waitCrdEstablished('distributedapps.capstan.dev');
     const deployment = await waitFor('the operator Deployment to be ready', async () => {
       const d = JSON.parse(
         (await kubectl(['-n', ns, 'get', 'deployment', `${release}-operator`, '-o', 'json'])).stdout,

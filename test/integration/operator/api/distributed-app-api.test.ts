@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { CRD_NAME, CRD_PATH } from '../../../../operator/src/api/crd.ts';
 import { applySpecDefaults } from '../../../../operator/src/api/defaults.ts';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
-import { createNamespace, kubectl, waitFor } from '../../../harness/kube.ts';
+import { createNamespace, kubectl, waitFor, waitCrdEstablished } from '../../../harness/kube.ts';
 import { INVALID_CASES, baseApp } from './invalid-cases.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -27,7 +27,7 @@ async function rejection(app: object): Promise<string | undefined> {
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(root, CRD_PATH)]);
-  await kubectl(['wait', '--for=condition=Established', `crd/${CRD_NAME}`, '--timeout=60s']);
+  await waitCrdEstablished(CRD_NAME);
   ns = await createNamespace('api');
   await waitFor('the dapp resource in discovery', async () => {
     const result = await kubectl(['get', 'dapp', '-n', ns], { allowFailure: true });

@@ -11,7 +11,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { LEADER_ELECTION_RULES, OPERATOR_RULES } from '../../../../operator/src/rbac/rules.ts';
-import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
+import {
+  createNamespace,
+  kubectl,
+  loadKubeConfig,
+  waitFor,
+  waitCrdEstablished,
+} from '../../../harness/kube.ts';
 import { freePort } from '../../../../workload/src/local/ports.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -19,7 +25,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
 /** Applies the DistributedApp CRD server-side and waits until it is Established. */
 export async function installCrd(): Promise<void> {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds')]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/distributedapps.capstan.dev']);
+  await waitCrdEstablished('distributedapps.capstan.dev');
 }
 
 /**
