@@ -15,18 +15,27 @@
  * so one cluster with real nodes runs on a machine at a time; a second start refuses while the
  * first is alive and cleans up after it when it died.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../workload/src/local/ports.ts';
-import { HOST_ADDRESS, KUBERNETES_SERVICE_IP, MAX_REAL_NODES, nodeAddresses } from './addresses.ts';
+import { HOST_ADDRESS, KUBERNETES_SERVICE_IP, MAX_REAL_NODES } from './addresses.ts';
+import {
+  LocalClusterError,
+  applyObjects,
+  launch,
+  readClusterState,
+  startComponent,
+  stateFile,
+  stillOurs,
+  writeState,
+  type LocalClusterState,
+  type RunningComponent,
+} from './cluster-state.ts';
 import {
   CONTROL_PLANE,
   type ControlPlaneComponent,
-  NODE_LEASE_SECONDS,
   type Ports,
   apiserverAddress,
   controlPlaneSpecs,
@@ -34,26 +43,24 @@ import {
   kubeconfigFor,
   waitUntil,
 } from './control-plane.ts';
-import { type ComponentSpec, isAlive, processStartTime, startDetached, stopGroup } from './detached.ts';
+import { stopGroup } from './detached.ts';
 import { setUpHostNetwork, tearDownHostNetwork } from './host-network.ts';
-import {
-  type HostServicePorts,
-  corednsRbacObjects,
-  dnsServiceObjects,
-  hostServiceSpecs,
-  registryAddress,
-} from './host-services.ts';
-import { createNodeCgroups, setNodeFrozen, sweepNodes } from './node-host.ts';
-import { type Pki, createClientCert, createPki, pkiPaths } from './pki.ts';
-import { nodePaths, nodeSpecs, writeNodeConfig } from './real-node.ts';
+import { setNodeFrozen, sweepNodes } from './node-host.ts';
+import { type Pki, createPki, pkiPaths } from './pki.ts';
+import { nodePaths } from './real-node.ts';
+import { VOLUMES_ROOT, startRealNodes } from './real-nodes.ts';
+
+export {
+  LocalClusterError,
+  readClusterState,
+  type LocalClusterState,
+  type RunningComponent,
+} from './cluster-state.ts';
+export { pushImages } from './real-nodes.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const cacheRoot = process.env.CAPSTAN_CACHE_DIR ?? join(homedir(), '.cache', 'capstan');
 /** Names the state dir of the cluster that holds the machine's real-node network. */
 const REAL_NODES_OWNER = '/run/capstan/real-nodes-owner';
-/** hostPath volumes the default StorageClass offers (the cluster has no dynamic provisioner). */
-const VOLUME_POOL = 24;
-const VOLUMES_ROOT = '/var/lib/capstan/volumes';
 
 /** Options for {@link startLocalCluster}. */
 export interface LocalClusterOptions {
@@ -67,66 +74,6 @@ export interface LocalClusterOptions {
   realNodes?: number;
   /** Build (cached) and push the project's images to the local registry; default true. */
   images?: boolean;
-}
-
-/** A started component and how to tell it from a later process that reused its pid. */
-export type RunningComponent = ComponentSpec & { pid: number; startTime: string };
-
-/** What a running cluster left in its state file. */
-export interface LocalClusterState {
-  dir: string;
-  kubeconfig: string;
-  server: string;
-  ports: Ports;
-  hostPorts?: HostServicePorts;
-  realNodes: string[];
-  components: RunningComponent[];
-}
-
-/** Error raised when the cluster cannot start; carries the failing component's log tail. */
-export class LocalClusterError extends Error {
-  readonly code = 'CAPSTAN_LOCAL_CLUSTER';
-}
-
-const stateFile = (dir: string): string => join(dir, 'state.json');
-
-/** Reads the state file of a cluster started by {@link startLocalCluster}. */
-export async function readClusterState(dir: string): Promise<LocalClusterState> {
-  return JSON.parse(await readFile(stateFile(dir), 'utf8')) as LocalClusterState;
-}
-
-async function writeState(state: LocalClusterState): Promise<void> {
-  await writeFile(stateFile(state.dir), JSON.stringify(state, null, 2));
-}
-
-/** True while the recorded process runs (and is not a later process with the same pid). */
-function stillOurs(c: RunningComponent): boolean {
-  return isAlive(c.pid) && processStartTime(c.pid) === c.startTime;
-}
-
-function launch(spec: ComponentSpec): RunningComponent {
-  const pid = startDetached(spec);
-  return { ...spec, pid, startTime: processStartTime(pid) ?? '' };
-}
-
-function kubectl(bin: string, kubeconfig: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolveRun, reject) => {
-    const child = execFile(
-      join(bin, 'kubectl'),
-      ['--kubeconfig', kubeconfig, ...args],
-      (err, stdout, stderr) =>
-        err
-          ? reject(new LocalClusterError(`kubectl ${args.join(' ')}: ${stderr || err.message}`))
-          : resolveRun(stdout),
-    );
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input ?? '');
-  });
-}
-
-function applyObjects(bin: string, kubeconfig: string, items: object[]): Promise<string> {
-  const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
-  return kubectl(bin, kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], list);
 }
 
 function kwokNodes(count: number, tainted: boolean): object[] {
@@ -178,17 +125,6 @@ async function claimRealNodes(dir: string): Promise<void> {
   await sweepNodes();
   await mkdir(dirname(REAL_NODES_OWNER), { recursive: true });
   await writeFile(REAL_NODES_OWNER, dir);
-}
-
-async function startComponent(
-  state: LocalClusterState,
-  spec: ComponentSpec,
-  healthy: () => Promise<boolean>,
-): Promise<void> {
-  const started = launch(spec);
-  state.components.push(started);
-  await writeState(state);
-  await waitUntil(started, healthy, 120_000);
 }
 
 async function startControlPlaneComponents(
@@ -250,145 +186,6 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     throw err;
   }
   return state;
-}
-
-async function hostServicePorts(): Promise<HostServicePorts> {
-  return {
-    registry: await freePort(),
-    kubeProxyHealthz: await freePort(),
-    kubeProxyMetrics: await freePort(),
-    corednsHealth: await freePort(),
-    corednsReady: await freePort(),
-  };
-}
-
-function runScript(script: string, args: string[], log: string): Promise<void> {
-  return new Promise((resolveRun, reject) => {
-    execFile(script, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      void writeFile(log, `${stdout}${stderr}`, { flag: 'a' });
-      if (err) reject(new LocalClusterError(`${script} ${args.join(' ')} failed: ${stderr.slice(-2000)}`));
-      else resolveRun();
-    });
-  });
-}
-
-async function httpOk(url: string): Promise<boolean> {
-  return (await fetch(url)).ok;
-}
-
-/** A pool of hostPath volumes behind a default StorageClass; each directory is writable by any pod user. */
-async function storageObjects(): Promise<object[]> {
-  const volumes: object[] = [];
-  for (let i = 0; i < VOLUME_POOL; i++) {
-    const path = join(VOLUMES_ROOT, `pv-${String(i).padStart(2, '0')}`);
-    await rm(path, { recursive: true, force: true });
-    await mkdir(path, { recursive: true });
-    // hostPath volumes get no fsGroup ownership: make them writable for the non-root pods.
-    await chmod(path, 0o1777);
-    volumes.push({
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: `capstan-local-pv-${String(i).padStart(2, '0')}` },
-      spec: {
-        storageClassName: 'standard',
-        capacity: { storage: '10Gi' },
-        accessModes: ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: 'Retain',
-        hostPath: { path, type: 'Directory' },
-      },
-    });
-  }
-  const storageClass = {
-    apiVersion: 'storage.k8s.io/v1',
-    kind: 'StorageClass',
-    metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
-    provisioner: 'kubernetes.io/no-provisioner',
-    volumeBindingMode: 'Immediate',
-  };
-  return [storageClass, ...volumes];
-}
-
-async function startRegistry(state: LocalClusterState, spec: ComponentSpec, images: boolean): Promise<void> {
-  const ports = state.hostPorts!;
-  await startComponent(state, spec, () => httpOk(`http://${registryAddress(ports)}/v2/`));
-  if (images) await pushImages(state);
-}
-
-/** Builds the project's images (cached by what they are built from) and pushes them to the cluster's registry. */
-export async function pushImages(state: LocalClusterState): Promise<void> {
-  const ports = state.hostPorts;
-  if (ports === undefined) throw new LocalClusterError('this cluster has no real nodes, so no registry');
-  const images = join(repoRoot, 'hack', 'images.sh');
-  const log = join(state.dir, 'logs', 'images.log');
-  await runScript(images, ['build'], log);
-  await runScript(images, ['push', registryAddress(ports)], log);
-}
-
-async function startNode(state: LocalClusterState, bin: string, pki: Pki, index: number): Promise<void> {
-  const node = nodeAddresses(index);
-  const config = {
-    node,
-    bin,
-    registry: registryAddress(state.hostPorts!),
-    caCert: pki.caCert,
-    healthzPort: await freePort(),
-    logDir: join(state.dir, 'logs'),
-  };
-  const paths = await writeNodeConfig(config, NODE_LEASE_SECONDS);
-  const cert = await createClientCert(pki, node.name, {
-    user: `system:node:${node.name}`,
-    groups: ['system:nodes'],
-  });
-  await writeFile(paths.kubeletKubeconfig, await kubeconfigFor(pki, state.server, cert), { mode: 0o600 });
-  await createNodeCgroups(paths.cgroup);
-  const [containerd, kubelet] = nodeSpecs(config, paths);
-  await startComponent(state, containerd!, () => Promise.resolve(existsSync(paths.containerdSocket)));
-  await startComponent(state, kubelet!, () => httpOk(`http://127.0.0.1:${config.healthzPort}/healthz`));
-  state.realNodes.push(node.name);
-  await writeState(state);
-}
-
-async function startRealNodes(
-  state: LocalClusterState,
-  bin: string,
-  pki: Pki,
-  options: { count: number; images: boolean },
-): Promise<void> {
-  const { dir, kubeconfig } = state;
-  state.hostPorts = await hostServicePorts();
-  const kubeProxy = await createClientCert(pki, 'kube-proxy', { user: 'system:kube-proxy' });
-  const coredns = await createClientCert(pki, 'coredns', { user: 'capstan-local:coredns' });
-  const kubeProxyKubeconfig = join(dir, 'kube-proxy.kubeconfig');
-  const corednsKubeconfig = join(dir, 'coredns.kubeconfig');
-  await writeFile(kubeProxyKubeconfig, await kubeconfigFor(pki, state.server, kubeProxy), { mode: 0o600 });
-  await writeFile(corednsKubeconfig, await kubeconfigFor(pki, state.server, coredns), { mode: 0o600 });
-  const registryDir = join(cacheRoot, 'registry');
-  await mkdir(registryDir, { recursive: true });
-  const [registry, proxy, dns] = await hostServiceSpecs({
-    dir,
-    bin,
-    ports: state.hostPorts,
-    kubeProxyKubeconfig,
-    corednsKubeconfig,
-    registryDir,
-  });
-  await applyObjects(bin, kubeconfig, [
-    ...corednsRbacObjects('capstan-local:coredns'),
-    ...dnsServiceObjects(),
-    ...(await storageObjects()),
-  ]);
-  await startRegistry(state, registry!, options.images);
-  for (let i = 0; i < options.count; i++) await startNode(state, bin, pki, i);
-  const ports = state.hostPorts;
-  await startComponent(state, proxy!, () => httpOk(`http://127.0.0.1:${ports.kubeProxyHealthz}/healthz`));
-  await startComponent(state, dns!, () => httpOk(`http://127.0.0.1:${ports.corednsReady}/ready`));
-  await kubectl(bin, kubeconfig, [
-    'wait',
-    '--for=condition=Ready',
-    'node',
-    ...state.realNodes,
-    '--timeout=120s',
-  ]);
 }
 
 /**
