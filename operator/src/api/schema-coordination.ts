@@ -76,6 +76,16 @@ export const CoordinationSpec = Type.Object(
         message:
           'set exactly one of coordination.zookeeper (in-cluster ensemble) or coordination.external (connect string)',
       },
+      {
+        // A transition rule (updates only): the assignment and its epochs live in this ZooKeeper.
+        rule:
+          'has(self.zookeeper) == has(oldSelf.zookeeper) && (!has(self.external) || !has(oldSelf.external) || ' +
+          'self.external.connectString == oldSelf.external.connectString)',
+        message:
+          'coordination cannot switch between zookeeper and external, nor change external.connectString: the ' +
+          "partitions' epochs live in that ZooKeeper, so another one would start them again and let a stale " +
+          "owner's writes through; create a new app instead",
+      },
     ],
   },
 );

@@ -88,6 +88,22 @@ describe('updates', () => {
     await kubectl(['create', '-n', ns, '-f', '-'], { input: JSON.stringify(baseApp('updates')) });
   });
 
+  it('rejects switching coordination to another ZooKeeper, and still accepts scaling the ensemble', async () => {
+    const patch = JSON.stringify({
+      spec: { coordination: { zookeeper: null, external: { connectString: 'zk-0.zk:2181' } } },
+    });
+    const result = await kubectl(['patch', 'dapp', 'updates', '-n', ns, '--type=merge', '-p', patch], {
+      allowFailure: true,
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('spec.coordination');
+    expect(result.stderr).toContain("partitions' epochs live in that ZooKeeper");
+    expect((await getApp('updates')).spec.coordination).toEqual({ zookeeper: expect.anything() });
+    const scale = JSON.stringify({ spec: { coordination: { zookeeper: { replicas: 3 } } } });
+    await kubectl(['patch', 'dapp', 'updates', '-n', ns, '--type=merge', '-p', scale]);
+    expect((await getApp('updates')).spec.coordination?.zookeeper?.replicas).toBe(3);
+  });
+
   it('rejects a change of the partition count', async () => {
     const patch = JSON.stringify({ spec: { workers: { partitions: 128 } } });
     const result = await kubectl(['patch', 'dapp', 'updates', '-n', ns, '--type=merge', '-p', patch], {
