@@ -4,7 +4,7 @@
  * (hack/demo.ts) and the end-to-end tests, which assert on what these steps produce.
  */
 import { join, resolve } from 'node:path';
-import { runTool, toolsBin, type CommandResult } from '../local-cluster/tools.ts';
+import { runTool, type CommandResult } from '../local-cluster/tools.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -120,6 +120,24 @@ export const RESTRICTED_CONTAINER = {
   capabilities: { drop: ['ALL'] },
 };
 
+/** A one-replica Deployment whose pods carry `labels` and pass Pod Security `restricted`. */
+export function restrictedDeployment(
+  metadata: { name: string; namespace: string; labels: Record<string, string> },
+  podSpec: { containers: object[] } & Record<string, unknown>,
+): object {
+  const { labels } = metadata;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata,
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { securityContext: RESTRICTED_POD, ...podSpec } },
+    },
+  };
+}
+
 /** The tiny upstream (`capstan upstream`) as a Deployment and Service `backend:8080` in `namespace`. */
 export function upstreamObjects(namespace: string, image: string): object[] {
   const labels = { 'app.kubernetes.io/name': 'backend', 'app.kubernetes.io/part-of': 'capstan-demo' };
@@ -132,22 +150,7 @@ export function upstreamObjects(namespace: string, image: string): object[] {
     securityContext: RESTRICTED_CONTAINER,
   };
   return [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'backend', namespace, labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            securityContext: RESTRICTED_POD,
-            containers: [container],
-          },
-        },
-      },
-    },
+    restrictedDeployment({ name: 'backend', namespace, labels }, { containers: [container] }),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -183,9 +186,4 @@ export async function serviceUrl(
   if (ip === undefined || port === undefined)
     throw new Error(`Service ${namespace}/${name} has no ClusterIP port ${portName ?? ''}`);
   return `http://${ip}:${port}`;
-}
-
-/** The tools folder, for messages that tell a person what to run. */
-export function toolsDir(): string {
-  return toolsBin();
 }

@@ -121,7 +121,7 @@ function parseCidr(cidr: string): [number, number] {
 }
 
 /** True when two IPv4 CIDRs share an address. */
-export function overlaps(a: string, b: string): boolean {
+function overlaps(a: string, b: string): boolean {
   const [va, ba] = parseCidr(a);
   const [vb, bb] = parseCidr(b);
   const bits = Math.min(ba, bb);
@@ -187,10 +187,4 @@ export async function tearDownHostNetwork(): Promise<void> {
   await runQuietly('nft', ['delete', 'table', 'inet', GUARD_TABLE]);
   for (const family of ['ip', 'ip6']) await runQuietly('nft', ['delete', 'table', family, 'kube-proxy']);
   await restoreHost();
-}
-
-/** Packets the guard has dropped since it was installed (for tests and the demo). */
-export async function guardDrops(): Promise<number> {
-  const listing = await run('nft', ['list', 'table', 'inet', GUARD_TABLE]);
-  return [...listing.matchAll(/packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }

@@ -10,7 +10,7 @@ import type { PodJson } from '../../hack/demo/app-steps.ts';
 import {
   OPERATOR_IMAGE,
   RESTRICTED_CONTAINER,
-  RESTRICTED_POD,
+  restrictedDeployment,
   applyObjects,
   getJson,
   quietSteps,
@@ -34,44 +34,33 @@ function nodeReady(node: NodeJson | undefined): string | undefined {
 }
 
 function sleeper(namespace: string): object {
-  const labels = { app: 'sleeper' };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'sleeper', namespace },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          // Start on the node that will fail; the replacement may go anywhere.
-          affinity: {
-            nodeAffinity: {
-              preferredDuringSchedulingIgnoredDuringExecution: [
-                {
-                  weight: 100,
-                  preference: {
-                    matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [FAILED] }],
-                  },
-                },
-              ],
-            },
-          },
-          terminationGracePeriodSeconds: 1,
-          securityContext: RESTRICTED_POD,
-          containers: [
+  return restrictedDeployment(
+    { name: 'sleeper', namespace, labels: { app: 'sleeper' } },
+    {
+      // Start on the node that will fail; the replacement may go anywhere.
+      affinity: {
+        nodeAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
             {
-              name: 'sleeper',
-              image: `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`,
-              command: ['sleep', 'infinity'],
-              securityContext: RESTRICTED_CONTAINER,
+              weight: 100,
+              preference: {
+                matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [FAILED] }],
+              },
             },
           ],
         },
       },
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'sleeper',
+          image: `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`,
+          command: ['sleep', 'infinity'],
+          securityContext: RESTRICTED_CONTAINER,
+        },
+      ],
     },
-  };
+  );
 }
 
 describe('a real node failed for real', () => {

@@ -64,3 +64,28 @@ export async function waitCrdEstablished(name: string, timeoutMs = 60_000): Prom
     timeoutMs,
   );
 }
+
+/** A Kubernetes Event as the tests read it. */
+export interface KubeEvent {
+  type: string;
+  reason: string;
+  message: string;
+  involvedObject: { kind: string; name: string };
+  metadata: { resourceVersion: string };
+}
+
+/** Events in `namespace` matching `fieldSelector` (e.g. `involvedObject.name=app,reason=X`), oldest first. */
+export async function eventsMatching(namespace: string, fieldSelector: string): Promise<KubeEvent[]> {
+  const { stdout } = await kubectl([
+    'get',
+    'events',
+    '-n',
+    namespace,
+    '--field-selector',
+    fieldSelector,
+    '-o',
+    'json',
+  ]);
+  const { items } = JSON.parse(stdout) as { items: KubeEvent[] };
+  return items.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
+}

@@ -8,7 +8,7 @@ import {
   RESTARTED_AT_ANNOTATION,
 } from '../../../../operator/src/model/checksum.ts';
 import { desiredState } from '../../../../operator/src/model/desired-state.ts';
-import { kubectl, waitFor } from '../../../harness/kube.ts';
+import { kubectl, waitFor, eventsMatching } from '../../../harness/kube.ts';
 import { appObjects, applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
   metricsText,
@@ -189,19 +189,10 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
     });
     expect(degraded.reason).toBe('SecretMissing');
     const events = await waitFor('a warning event', async () => {
-      const { stdout } = await kubectl([
-        'get',
-        'events',
-        '-n',
-        namespace,
-        '--field-selector',
-        'involvedObject.name=ext,reason=SecretMissing',
-        '-o',
-        'name',
-      ]);
-      return stdout.trim() === '' ? undefined : stdout;
+      const items = await eventsMatching(namespace, 'involvedObject.name=ext,reason=SecretMissing');
+      return items.length > 0 ? items : undefined;
     });
-    expect(events).toContain('event');
+    expect(events[0]!.type).toBe('Warning');
     const objects = await appObjects(namespace, 'ext');
     expect(objects.filter((o) => /redis|zookeeper/.test(o))).toEqual([]);
     expect(objects).toContain('statefulset.apps/ext-worker');

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { CoreV1Api, Watch, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../../../../operator/src/model/checksum.ts';
-import { kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
+import { kubectl, loadKubeConfig, waitFor, eventsMatching } from '../../../harness/kube.ts';
 import { applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
   metricsText,
@@ -111,22 +111,11 @@ async function waitForRolled(namespace: string, replicas: number, before: string
 
 /** Names of the pods in ZooKeeperMemberRestarted events, in the order they were recorded. */
 async function restartEvents(namespace: string): Promise<string[]> {
-  const { stdout } = await kubectl([
-    'get',
-    'events',
-    '-n',
+  const events = await eventsMatching(
     namespace,
-    '--field-selector',
     `involvedObject.name=${APP},reason=ZooKeeperMemberRestarted`,
-    '-o',
-    'json',
-  ]);
-  const events = (
-    JSON.parse(stdout) as { items: { message: string; metadata: { resourceVersion: string } }[] }
-  ).items;
-  return events
-    .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
-    .map((event) => /member (\S+)/.exec(event.message)?.[1] ?? '');
+  );
+  return events.map((event) => /member (\S+)/.exec(event.message)?.[1] ?? '');
 }
 
 /** Successful reconciles of the DistributedApp controller so far. */

@@ -14,7 +14,7 @@ import { DISTRIBUTED_APPS } from '../../../../operator/src/controller/resources.
 import { createLogger, Manager } from '../../../../operator/src/runtime/index.ts';
 import { ZooKeeperClient, connect } from '../../../../common/src/zookeeper-client.ts';
 import { freePort, startZooKeeper, type ZooKeeperService } from '../../../../workload/src/local/index.ts';
-import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
+import { createNamespace, kubectl, loadKubeConfig, waitFor, eventsMatching } from '../../../harness/kube.ts';
 import { applyApp } from '../controller/helpers.ts';
 import { installCrd } from '../controller/operator-process.ts';
 import { aliveConnections, balancedOver, readAssignment, startWorker, type FakeWorker } from './helpers.ts';
@@ -115,18 +115,7 @@ describe('coordinators (leader runnable) against ZooKeeper and the apiserver', (
     );
     expect(await connectedGauge('orders')).toBe(1);
     const events = await waitFor('a Rebalanced event on the app', async () => {
-      const { stdout } = await kubectl([
-        'get',
-        'events',
-        '-n',
-        namespace,
-        '--field-selector',
-        'reason=Rebalanced,involvedObject.name=orders',
-        '-o',
-        'json',
-      ]);
-      const items = (JSON.parse(stdout) as { items: { message: string; involvedObject: { kind: string } }[] })
-        .items;
+      const items = await eventsMatching(namespace, 'reason=Rebalanced,involvedObject.name=orders');
       return items.length > 0 ? items : undefined;
     });
     expect(events[0]!.involvedObject.kind).toBe('DistributedApp');

@@ -2,7 +2,13 @@
 import { decodeAssignment, type AssignmentRecord } from '../../../../common/src/assignment-record.ts';
 import { PartitionOwnership } from '../../../../common/src/partition-ownership.ts';
 import { connect, type ZooKeeperClient } from '../../../../common/src/zookeeper-client.ts';
-import { assignmentPath, type AppRef } from '../../../../common/src/zk-paths.ts';
+import {
+  assignmentPath,
+  memberPath,
+  membersPath,
+  ownerPath,
+  type AppRef,
+} from '../../../../common/src/zk-paths.ts';
 import { LOOPBACK, tcpExchange } from '../../../../workload/src/local/index.ts';
 import type { ZooKeeperService } from '../../../../workload/src/local/index.ts';
 
@@ -57,4 +63,30 @@ export async function aliveConnections(zk: ZooKeeperService): Promise<number> {
   const match = /^zk_num_alive_connections\s+(\d+)$/m.exec(text);
   if (match === null) throw new Error(`mntr without zk_num_alive_connections: ${text.slice(0, 200)}`);
   return Number(match[1]);
+}
+
+/**
+ * A worker session that registers and then does nothing more (a frozen or dead process whose session
+ * lives on until `sessionTimeoutMs`); {@link claimAssigned} makes it hold what it was assigned.
+ */
+export async function startSilentWorker(
+  zk: ZooKeeperService,
+  ref: AppRef,
+  id: string,
+  sessionTimeoutMs: number,
+): Promise<ZooKeeperClient> {
+  const client = await connect({ connectString: zk.connectString, sessionTimeoutMs });
+  await client.mkdirp(membersPath(ref));
+  await client.create(memberPath(ref, id), JSON.stringify({ address: `${id}:80` }), 'ephemeral');
+  return client;
+}
+
+/** Creates `owners/<p>` for every partition assigned to `id`, as a worker claiming them would; returns them. */
+export async function claimAssigned(client: ZooKeeperClient, ref: AppRef, id: string): Promise<number[]> {
+  const record = await readAssignment(client, ref);
+  const mine = (record?.partitions ?? []).flatMap((e, p) => (e.owner === id ? [{ p, epoch: e.epoch }] : []));
+  for (const { p, epoch } of mine) {
+    await client.create(ownerPath(ref, p), JSON.stringify({ workerId: id, epoch }), 'ephemeral');
+  }
+  return mine.map(({ p }) => p);
 }

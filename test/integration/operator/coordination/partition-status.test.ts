@@ -14,33 +14,16 @@ import { PartitionObservations } from '../../../../operator/src/coordination/par
 import { addDistributedAppController } from '../../../../operator/src/controller/setup.ts';
 import { createLogger, Manager } from '../../../../operator/src/runtime/index.ts';
 import { connect, type ZooKeeperClient } from '../../../../common/src/zookeeper-client.ts';
-import { memberPath, membersPath, ownerPath, type AppRef } from '../../../../common/src/zk-paths.ts';
+import { memberPath, type AppRef } from '../../../../common/src/zk-paths.ts';
 import { freePort, startZooKeeper, type ZooKeeperService } from '../../../../workload/src/local/index.ts';
 import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
 import { applyApp, condition, getJson } from '../controller/helpers.ts';
 import { installCrd } from '../controller/operator-process.ts';
-import { readAssignment, startWorker, type FakeWorker } from './helpers.ts';
+import { claimAssigned, readAssignment, startSilentWorker, startWorker, type FakeWorker } from './helpers.ts';
 
 const PARTITIONS = 6;
 const APP = 'orders';
 const FROZEN = 'orders-workers-2';
-
-/** A worker that registers and claims what it is assigned once, then does nothing more. */
-async function startFrozenWorker(zk: ZooKeeperService, ref: AppRef, id: string): Promise<ZooKeeperClient> {
-  const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: 4_000 });
-  await client.mkdirp(membersPath(ref));
-  await client.create(memberPath(ref, id), JSON.stringify({ address: `${id}:80` }), 'ephemeral');
-  return client;
-}
-
-async function claimAssigned(client: ZooKeeperClient, ref: AppRef, id: string): Promise<number[]> {
-  const record = await readAssignment(client, ref);
-  const mine = (record?.partitions ?? []).flatMap((e, p) => (e.owner === id ? [{ p, epoch: e.epoch }] : []));
-  for (const { p, epoch } of mine) {
-    await client.create(ownerPath(ref, p), JSON.stringify({ workerId: id, epoch }), 'ephemeral');
-  }
-  return mine.map(({ p }) => p);
-}
 
 describe('partition status of a DistributedApp (controller + coordinators, ZooKeeper, apiserver)', () => {
   let zk: ZooKeeperService;
@@ -100,7 +83,7 @@ describe('partition status of a DistributedApp (controller + coordinators, ZooKe
       coordination: { external: { connectString: zk.connectString } },
       failurePolicy: { rebalanceDelaySeconds: 0 },
     });
-    frozen = await startFrozenWorker(zk, ref(), FROZEN);
+    frozen = await startSilentWorker(zk, ref(), FROZEN, 4_000);
     for (const id of ['orders-workers-0', 'orders-workers-1']) workers.push(await startWorker(zk, ref(), id));
     const balanced = await waitFor('an assignment over all three workers', async () => {
       const record = await readAssignment(admin, ref());

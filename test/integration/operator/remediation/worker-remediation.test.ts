@@ -15,30 +15,20 @@ import { addDistributedAppController } from '../../../../operator/src/controller
 import { PodHistory } from '../../../../operator/src/remediation/pod-history.ts';
 import { createLogger, Manager, systemClock } from '../../../../operator/src/runtime/index.ts';
 import { connect, type ZooKeeperClient } from '../../../../common/src/zookeeper-client.ts';
-import { memberPath, membersPath, ownerPath, type AppRef } from '../../../../common/src/zk-paths.ts';
+import { memberPath, type AppRef } from '../../../../common/src/zk-paths.ts';
 import { startZooKeeper, type ZooKeeperService } from '../../../../workload/src/local/index.ts';
-import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
+import { createNamespace, kubectl, loadKubeConfig, waitFor, eventsMatching } from '../../../harness/kube.ts';
 import { applyApp, condition, getJson } from '../controller/helpers.ts';
 import { installCrd } from '../controller/operator-process.ts';
-import { readAssignment, startWorker, type FakeWorker } from '../coordination/helpers.ts';
+import {
+  claimAssigned,
+  readAssignment,
+  startSilentWorker,
+  startWorker,
+  type FakeWorker,
+} from '../coordination/helpers.ts';
 
 const PARTITIONS = 6;
-
-/** A dead process's session: registered, claimed what it was assigned, then silent. */
-async function startDeadWorker(zk: ZooKeeperService, ref: AppRef, id: string): Promise<ZooKeeperClient> {
-  const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: 40_000 });
-  await client.mkdirp(membersPath(ref));
-  await client.create(memberPath(ref, id), JSON.stringify({ address: `${id}:80` }), 'ephemeral');
-  return client;
-}
-
-async function claimAssigned(client: ZooKeeperClient, ref: AppRef, id: string): Promise<number[]> {
-  const record = await readAssignment(client, ref);
-  const mine = (record?.partitions ?? []).flatMap((e, p) => (e.owner === id ? [{ p, epoch: e.epoch }] : []));
-  for (const { p, epoch } of mine)
-    await client.create(ownerPath(ref, p), JSON.stringify({ workerId: id, epoch }), 'ephemeral');
-  return mine.map(({ p }) => p);
-}
 
 function assignedTo(record: Awaited<ReturnType<typeof readAssignment>>, id: string): number[] {
   return (record?.partitions ?? []).flatMap((e, p) => (e.owner === id ? [p] : []));
@@ -108,7 +98,7 @@ describe('worker remediation (controller + coordinators, ZooKeeper, apiserver wi
         return pod?.status?.phase === 'Running' ? true : undefined;
       });
     }
-    for (const id of doomed) dead.push(await startDeadWorker(zk, ref, id));
+    for (const id of doomed) dead.push(await startSilentWorker(zk, ref, id, 40_000));
     for (const id of live) survivors.push(await startWorker(zk, ref, id));
     await waitFor('an assignment over all three', async () => {
       const owners = new Set((await readAssignment(admin, ref))?.partitions.map((e) => e.owner));
@@ -227,20 +217,11 @@ describe('worker remediation (controller + coordinators, ZooKeeper, apiserver wi
       return c?.status === 'True' ? c : undefined;
     });
     expect(degraded.message).toContain(loopingId);
-    await waitFor('the WorkerCrashLooping event', async () => {
-      const { stdout } = await kubectl([
-        'get',
-        'events',
-        '-n',
-        namespace,
-        '--field-selector',
-        'reason=WorkerCrashLooping',
-        '-o',
-        'json',
-      ]);
-      const items = (JSON.parse(stdout) as { items: { message: string }[] }).items;
-      return items.find((e) => e.message.includes(loopingId) && e.message.includes('Error (exit code 3)'));
-    });
+    await waitFor('the WorkerCrashLooping event', async () =>
+      (await eventsMatching(namespace, 'reason=WorkerCrashLooping')).find(
+        (e) => e.message.includes(loopingId) && e.message.includes('Error (exit code 3)'),
+      ),
+    );
     // The process died (it is backing off): its session ends, and with the notice its partitions move now.
     await looping.close();
     await waitFor('its partitions moved and claimed', async () => {
