@@ -86,6 +86,24 @@ describe('local control plane', () => {
     for (const p of ready) expect(p.spec.nodeName).toMatch(/^kwok-node-/);
   });
 
+  it('reports a running pod Ready again after it was marked NotReady as for a stale node lease', async () => {
+    await kubectl(['-n', ns, 'apply', '-f', '-'], { input: deployment('stale', 1) });
+    const [pod] = await readyPods('stale', 1);
+    // What the node lifecycle controller writes when a node's lease went stale (MarkPodsNotReady).
+    await kubectl([
+      '-n',
+      ns,
+      'patch',
+      'pod',
+      pod!.metadata.name,
+      '--subresource=status',
+      '-p',
+      JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False' }] } }),
+    ]);
+    const [again] = await readyPods('stale', 1);
+    expect(again!.metadata.uid).toBe(pod!.metadata.uid);
+  });
+
   it('replaces a pod failed by the container-failed chaos stage', async () => {
     await kubectl(['-n', ns, 'apply', '-f', '-'], { input: deployment('crashy', 2) });
     const [victim] = await readyPods('crashy', 2);
