@@ -9,6 +9,7 @@
 #   cni-plugins  bridge, host-local, loopback, portmap, linked into bin/cni/
 #   coredns      coredns with only the plugins the cluster's Corefile uses
 #   crane        crane (`crane registry serve` is the local OCI registry)
+#   network-policies  the NetworkPolicy agent of the real nodes (kube-network-policies' engine)
 #   actionlint   checks .github/workflows in make lint
 # Binaries are cached per tool under
 #   ${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/tools/<tool>-<hash of its go.mod, go.sum, sources>/
@@ -107,6 +108,11 @@ build_crane() {
     -o "$out/crane" github.com/google/go-containerregistry/cmd/crane)
 }
 
+build_network_policies() {
+  local out=$1
+  (cd "$root/hack/tools/network-policies" && go build -trimpath -ldflags "-s -w" -o "$out/network-policies" .)
+}
+
 build_actionlint() {
   local out=$1 v; v=$(pin actionlint github.com/rhysd/actionlint)
   local pkg=github.com/rhysd/actionlint
@@ -161,5 +167,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the tools (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane actionlint)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane network-policies actionlint)
 for t in "${tools[@]}"; do ensure "$t"; done

@@ -25,6 +25,8 @@ import {
 import { HostCommandError, run, runQuietly } from './command.ts';
 
 const GUARD_TABLE = 'capstan_guard';
+/** The chain of the NetworkPolicy agent (hack/tools/network-policies), in iptables' mangle table. */
+const NETPOL_CHAIN = 'CAPSTAN-NETPOL';
 /** Where the host's original settings are kept until teardown; survives a crash of the harness. */
 const SAVED_HOST = '/run/capstan/host-before-cluster.json';
 
@@ -179,12 +181,16 @@ async function capstanLinks(): Promise<string[]> {
 
 /**
  * Removes what setUpHostNetwork and the node agents created on the host: the capstan* interfaces
- * (with their routes), the guard and kube-proxy's nftables tables, and restores the kernel settings.
+ * (with their routes), the guard, kube-proxy's nftables tables and the NetworkPolicy agent's chain,
+ * and restores the kernel settings.
  */
 export async function tearDownHostNetwork(): Promise<void> {
   for (const link of await capstanLinks()) await runQuietly('ip', ['link', 'del', link]);
   await runQuietly('ip', ['route', 'del', 'unreachable', KWOK_POD_CIDR]);
   await runQuietly('nft', ['delete', 'table', 'inet', GUARD_TABLE]);
   for (const family of ['ip', 'ip6']) await runQuietly('nft', ['delete', 'table', family, 'kube-proxy']);
+  // The NetworkPolicy agent removes its chain when it stops; this covers an agent killed with -9.
+  await runQuietly('iptables', ['-w', '-t', 'mangle', '-D', 'POSTROUTING', '-j', NETPOL_CHAIN]);
+  for (const op of ['-F', '-X']) await runQuietly('iptables', ['-w', '-t', 'mangle', op, NETPOL_CHAIN]);
   await restoreHost();
 }

@@ -1,8 +1,9 @@
 /**
  * The services the real nodes share, run as host processes because the nodes share the host's
  * network namespace: one kube-proxy (nftables mode) programs Service ClusterIPs for every node,
- * CoreDNS answers for cluster.local behind the kube-dns Service, and a local OCI registry on
- * loopback serves the images the nodes' containerds pull.
+ * CoreDNS answers for cluster.local behind the kube-dns Service, a local OCI registry on
+ * loopback serves the images the nodes' containerds pull, and one NetworkPolicy agent (built on
+ * kube-network-policies' engine, hack/tools/network-policies) filters the traffic of every node's pods.
  *
  * CoreDNS has no `forward` plugin: names outside the cluster get no answer from anywhere else.
  */
@@ -26,6 +27,7 @@ export interface HostServicePorts {
   kubeProxyMetrics: number;
   corednsHealth: number;
   corednsReady: number;
+  networkPoliciesHealthz: number;
 }
 
 /** What the host services are rendered from. */
@@ -35,6 +37,9 @@ export interface HostServicesConfig {
   ports: HostServicePorts;
   kubeProxyKubeconfig: string;
   corednsKubeconfig: string;
+  networkPoliciesKubeconfig: string;
+  /** The real nodes, whose pods the NetworkPolicy agent serves. */
+  nodes: string[];
   /** Where the registry keeps its blobs: outside the state dir, so images survive a cluster restart. */
   registryDir: string;
 }
@@ -80,7 +85,7 @@ function corefile(config: HostServicesConfig): string {
 `;
 }
 
-/** Writes kube-proxy's and CoreDNS's configuration and returns the three host services' command lines. */
+/** Writes kube-proxy's and CoreDNS's configuration and returns the four host services' command lines. */
 export async function hostServiceSpecs(config: HostServicesConfig): Promise<ComponentSpec[]> {
   const { dir, bin, ports } = config;
   const kubeProxyConfig = join(dir, 'kube-proxy.yaml');
@@ -104,6 +109,16 @@ export async function hostServiceSpecs(config: HostServicesConfig): Promise<Comp
       log: log('kube-proxy'),
     },
     { name: 'coredns', command: join(bin, 'coredns'), args: ['-conf', corefilePath], log: log('coredns') },
+    {
+      name: 'network-policies',
+      command: join(bin, 'network-policies'),
+      args: [
+        `--kubeconfig=${config.networkPoliciesKubeconfig}`,
+        `--nodes=${config.nodes.join(',')}`,
+        `--healthz-bind-address=127.0.0.1:${ports.networkPoliciesHealthz}`,
+      ],
+      log: log('network-policies'),
+    },
   ];
 }
 
@@ -141,28 +156,43 @@ export function dnsServiceObjects(): object[] {
   ];
 }
 
-/** CoreDNS's read access (what the upstream system:coredns ClusterRole grants), bound to its certificate's user. */
-export function corednsRbacObjects(user: string): object[] {
+/** A ClusterRole of read-only rules, bound to the user (certificate common name) of the same name. */
+function readerRbac(name: string, rules: object[]): object[] {
   return [
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: 'capstan-local:coredns' },
-      rules: [
-        {
-          apiGroups: [''],
-          resources: ['endpoints', 'services', 'pods', 'namespaces'],
-          verbs: ['list', 'watch'],
-        },
-        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
-      ],
-    },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name }, rules },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
-      metadata: { name: 'capstan-local:coredns' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'capstan-local:coredns' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name }],
     },
+  ];
+}
+
+/** The users of the host services' client certificates. */
+export const HOST_SERVICE_USERS = {
+  coredns: 'capstan-local:coredns',
+  networkPolicies: 'capstan-local:network-policies',
+} as const;
+
+/**
+ * Read access of the host services: CoreDNS's is what the upstream system:coredns ClusterRole
+ * grants; the NetworkPolicy agent's is what kube-network-policies' ClusterRole grants.
+ */
+export function hostServiceRbacObjects(): object[] {
+  return [
+    ...readerRbac(HOST_SERVICE_USERS.coredns, [
+      {
+        apiGroups: [''],
+        resources: ['endpoints', 'services', 'pods', 'namespaces'],
+        verbs: ['list', 'watch'],
+      },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    ]),
+    ...readerRbac(HOST_SERVICE_USERS.networkPolicies, [
+      { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['list', 'watch'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch'] },
+    ]),
   ];
 }

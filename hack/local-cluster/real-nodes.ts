@@ -1,7 +1,8 @@
 /**
  * The real nodes of the local cluster and the services they share, started in this order: RBAC for
  * the host services, the kube-dns Service, the volume pool and its StorageClass, the registry with
- * the project's images, a containerd and a kubelet per node, kube-proxy and CoreDNS; then it waits
+ * the project's images, a containerd and a kubelet per node, kube-proxy, CoreDNS and the
+ * NetworkPolicy agent; then it waits
  * until every node is Ready. See real-node.ts and host-services.ts for what each runs with.
  */
 import { execFile } from 'node:child_process';
@@ -24,8 +25,9 @@ import { NODE_LEASE_SECONDS, kubeconfigFor } from './control-plane.ts';
 import type { ComponentSpec } from './detached.ts';
 import {
   type HostServicePorts,
-  corednsRbacObjects,
+  HOST_SERVICE_USERS,
   dnsServiceObjects,
+  hostServiceRbacObjects,
   hostServiceSpecs,
   registryAddress,
 } from './host-services.ts';
@@ -47,6 +49,7 @@ async function hostServicePorts(): Promise<HostServicePorts> {
     kubeProxyMetrics: await freePort(),
     corednsHealth: await freePort(),
     corednsReady: await freePort(),
+    networkPoliciesHealthz: await freePort(),
   };
 }
 
@@ -145,23 +148,33 @@ export async function startRealNodes(
   const { dir, kubeconfig } = state;
   state.hostPorts = await hostServicePorts();
   const kubeProxy = await createClientCert(pki, 'kube-proxy', { user: 'system:kube-proxy' });
-  const coredns = await createClientCert(pki, 'coredns', { user: 'capstan-local:coredns' });
+  const coredns = await createClientCert(pki, 'coredns', { user: HOST_SERVICE_USERS.coredns });
+  const policies = await createClientCert(pki, 'network-policies', {
+    user: HOST_SERVICE_USERS.networkPolicies,
+  });
   const kubeProxyKubeconfig = join(dir, 'kube-proxy.kubeconfig');
   const corednsKubeconfig = join(dir, 'coredns.kubeconfig');
+  const networkPoliciesKubeconfig = join(dir, 'network-policies.kubeconfig');
   await writeFile(kubeProxyKubeconfig, await kubeconfigFor(pki, state.server, kubeProxy), { mode: 0o600 });
   await writeFile(corednsKubeconfig, await kubeconfigFor(pki, state.server, coredns), { mode: 0o600 });
+  await writeFile(networkPoliciesKubeconfig, await kubeconfigFor(pki, state.server, policies), {
+    mode: 0o600,
+  });
   const registryDir = join(cacheRoot, 'registry');
   await mkdir(registryDir, { recursive: true });
-  const [registry, proxy, dns] = await hostServiceSpecs({
+  const nodes = Array.from({ length: options.count }, (_, i) => nodeAddresses(i).name);
+  const [registry, proxy, dns, netpol] = await hostServiceSpecs({
     dir,
     bin,
     ports: state.hostPorts,
     kubeProxyKubeconfig,
     corednsKubeconfig,
+    networkPoliciesKubeconfig,
+    nodes,
     registryDir,
   });
   await applyObjects(bin, kubeconfig, [
-    ...corednsRbacObjects('capstan-local:coredns'),
+    ...hostServiceRbacObjects(),
     ...dnsServiceObjects(),
     ...(await storageObjects()),
   ]);
@@ -170,6 +183,9 @@ export async function startRealNodes(
   const ports = state.hostPorts;
   await startComponent(state, proxy!, () => httpOk(`http://127.0.0.1:${ports.kubeProxyHealthz}/healthz`));
   await startComponent(state, dns!, () => httpOk(`http://127.0.0.1:${ports.corednsReady}/ready`));
+  await startComponent(state, netpol!, () =>
+    httpOk(`http://127.0.0.1:${ports.networkPoliciesHealthz}/healthz`),
+  );
   await kubectl(bin, kubeconfig, [
     'wait',
     '--for=condition=Ready',

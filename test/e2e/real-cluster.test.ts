@@ -21,10 +21,13 @@ import {
 } from '../../hack/demo/app-steps.ts';
 import {
   OPERATOR_IMAGE,
+  RESTRICTED_CONTAINER,
+  applyObjects,
   getJson,
   installOperator,
   quietSteps,
   repoRoot,
+  restrictedDeployment,
   restrictedNamespace,
   step,
   upstreamObjects,
@@ -48,6 +51,19 @@ async function cacheGet(base: string, key: string): Promise<{ status: number; ca
   await response.body.text();
   const cache = response.headers['x-cache'];
   return { status: response.statusCode, cache: typeof cache === 'string' ? cache : undefined };
+}
+
+/** Opens a TCP connection from inside `pod` and says how it went: `connected`, `timeout` or `error <code>`. */
+async function tcpFrom(steps: Steps, pod: string, host: string, port: number): Promise<string> {
+  const script = [
+    `const s = require('node:net').connect({ host: '${host}', port: ${port}, timeout: 3000 });`,
+    'const done = (what) => { console.log(what); process.exit(0); };',
+    "s.on('connect', () => done('connected'));",
+    "s.on('timeout', () => done('timeout'));",
+    "s.on('error', (e) => done('error ' + e.code));",
+  ].join(' ');
+  const result = await step(steps, 'kubectl', ['exec', '-n', NAMESPACE, pod, '--', 'node', '-e', script]);
+  return result.stdout.trim();
 }
 
 describe('on real nodes: the operator from helm runs examples/minimal.yaml', () => {
@@ -113,6 +129,53 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     expect(rejected.code).not.toBe(0);
     expect(rejected.stderr).toMatch(/violates PodSecurity "restricted/);
   });
+
+  it("enforces the app's NetworkPolicies: a pod outside the app cannot reach Redis or ZooKeeper, a worker can", async () => {
+    const labels = { 'app.kubernetes.io/name': 'outsider' };
+    const container = {
+      name: 'outsider',
+      image: IMAGE,
+      command: ['node', '-e', 'setInterval(() => {}, 1 << 30)'],
+      securityContext: RESTRICTED_CONTAINER,
+    };
+    await applyObjects(
+      steps,
+      [restrictedDeployment({ name: 'outsider', namespace: NAMESPACE, labels }, { containers: [container] })],
+      'outsider.yaml',
+    );
+    await step(steps, 'kubectl', [
+      'rollout',
+      'status',
+      'deployment/outsider',
+      '-n',
+      NAMESPACE,
+      '--timeout=120s',
+    ]);
+    const outsider = (
+      await getJson<{ items: PodJson[] }>(steps, [
+        'pods',
+        '-n',
+        NAMESPACE,
+        '-l',
+        'app.kubernetes.io/name=outsider',
+      ])
+    )?.items.find(ready);
+    const [worker] = await appPods(steps, NAMESPACE, APP, 'worker');
+    const targets = { redis: [`${APP}-redis`, 6379], zookeeper: [`${APP}-zookeeper`, 2181] } as const;
+    const reach = async (pod: string): Promise<Record<string, string>> => ({
+      redis: await tcpFrom(steps, pod, ...targets.redis),
+      zookeeper: await tcpFrom(steps, pod, ...targets.zookeeper),
+      // Not behind a policy: shows that the pod's network works and only the policies stop it.
+      upstream: await tcpFrom(steps, pod, 'backend.default.svc', 8080),
+    });
+    const fromOutsider = await reach(outsider!.metadata.name);
+    const fromWorker = await reach(worker!.metadata.name);
+    console.log(
+      `from outsider: ${JSON.stringify(fromOutsider)}; from a worker: ${JSON.stringify(fromWorker)}`,
+    );
+    expect(fromOutsider).toEqual({ redis: 'timeout', zookeeper: 'timeout', upstream: 'connected' });
+    expect(fromWorker).toEqual({ redis: 'connected', zookeeper: 'connected', upstream: 'connected' });
+  }, 240_000);
 
   it('serves requests through the HAProxy Service; a repeated key is a hit; concurrent misses of a key make one fetch', async () => {
     const first = await burst(urls, { prefix: 'e2e', requests: 200, keys: 50 });
