@@ -3,7 +3,7 @@
  * kube-scheduler and kwok, as command lines (ComponentSpec) and health checks. cluster.ts starts them.
  *
  * Node-controller timings are short so that tests see a failed node within seconds: a node whose
- * lease is not renewed for 12 s is NotReady (--node-monitor-grace-period), and pods tolerate a
+ * lease is not renewed for 16 s is NotReady (--node-monitor-grace-period), and pods tolerate a
  * NotReady or unreachable node for 10 s before taint eviction (--default-*-toleration-seconds).
  */
 import { readFile } from 'node:fs/promises';
@@ -18,7 +18,7 @@ import type { ClientCert, Pki } from './pki.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Node lease duration of kwok's fake nodes and of the real kubelets; both renew a quarter of it. */
-export const NODE_LEASE_SECONDS = 8;
+export const NODE_LEASE_SECONDS = 12;
 
 /** The control-plane binaries, in start order. */
 export const CONTROL_PLANE = [

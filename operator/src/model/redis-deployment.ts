@@ -30,7 +30,8 @@ function redisContainer(redis: RedisSpec, secretName: string): V1Container {
     readinessProbe: {
       exec: { command: ['sh', '-c', `redis-cli -h 127.0.0.1 -p ${PORTS.redis} ping | grep -q PONG`] },
       initialDelaySeconds: 2,
-      periodSeconds: 5,
+      // An exec probe starts processes in the container (runtime exec, sh, redis-cli): not too often.
+      periodSeconds: 10,
       timeoutSeconds: 3,
       failureThreshold: 3,
     },

@@ -55,7 +55,8 @@ function zooKeeperContainer(zookeeper: ZooKeeperSpec): V1Container {
       { name: 'election', containerPort: PORTS.zookeeperElection, protocol: 'TCP' },
     ],
     readinessProbe: ruokProbe(10, 3),
-    livenessProbe: ruokProbe(15, 6),
+    // Exec probes start processes in the container: liveness checks rarely, giving up after 90 s as before.
+    livenessProbe: ruokProbe(30, 3),
     resources: containerResources(zookeeper.resources),
     securityContext: containerSecurityContext(),
     volumeMounts: [
