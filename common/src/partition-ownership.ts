@@ -41,11 +41,34 @@ export interface OwnershipLogger {
   warn(fields: Record<string, unknown>, message: string): void;
 }
 
+/**
+ * Which life of a worker this process is: its pod's UID and a count that goes up with each start of
+ * the worker in that pod. The kubelet starts a container only after the previous one in the pod is
+ * dead, so a higher count in the same pod proves that the lower one's process is gone.
+ */
+export interface Incarnation {
+  pod: string;
+  count: number;
+}
+
+/** What a worker writes in `owners/<p>` (JSON). */
+interface OwnerRecord {
+  workerId?: unknown;
+  epoch?: unknown;
+  pod?: unknown;
+  incarnation?: unknown;
+}
+
 export interface PartitionOwnershipOptions extends AppRef {
   /** A connected client; it stays the caller's (close() does not close it). */
   client: ZooKeeperClient;
   workerId: string;
   member: MemberInfo;
+  /**
+   * This process's incarnation. With it, `owners/<p>` left by an earlier incarnation in the same pod
+   * (whose session has not expired yet) is replaced at once instead of waited for.
+   */
+  incarnation?: Incarnation;
   /** How long a release waits for in-flight work before deleting `owners/<p>` anyway; default 10 000 ms. */
   releaseTimeoutMs?: number;
   /** Delay before retrying a step that failed while still connected; default 500 ms. */
@@ -375,6 +398,12 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
     } else if (node.stat.ephemeralOwner === this.#client.sessionId) {
       slot.held = { epoch: parseEpoch(node.data) };
       this.#stopWaiting(slot);
+    } else if (this.#supersedes(node.data)) {
+      // An earlier life of this worker in this pod, proven dead: its claim is stale, not a handoff.
+      await this.#client.remove(path, node.stat.version).catch((error: unknown) => {
+        if (!isZooKeeperError(error, ZooKeeperErrorCode.NO_NODE, ZooKeeperErrorCode.BAD_VERSION)) throw error;
+      });
+      slot.dirty = true;
     } else {
       // Handoff rule: wait for the previous owner to release, or for its session to expire.
       slot.waiting ??= this.#client.watchData(path, (current) => {
@@ -431,15 +460,34 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
   }
 
   #ownerData(epoch: number): string {
-    return JSON.stringify({ workerId: this.#options.workerId, epoch });
+    const { workerId, incarnation } = this.#options;
+    return JSON.stringify({ workerId, epoch, pod: incarnation?.pod, incarnation: incarnation?.count });
+  }
+
+  /** True when `owners/<p>` was written by an earlier incarnation of this worker in this same pod. */
+  #supersedes(data: Buffer): boolean {
+    const mine = this.#options.incarnation;
+    const theirs = parseOwner(data);
+    return (
+      mine !== undefined &&
+      theirs.workerId === this.#options.workerId &&
+      theirs.pod === mine.pod &&
+      typeof theirs.incarnation === 'number' &&
+      theirs.incarnation < mine.count
+    );
+  }
+}
+
+function parseOwner(data: Buffer): OwnerRecord {
+  try {
+    const record = JSON.parse(data.toString('utf8')) as unknown;
+    return typeof record === 'object' && record !== null ? record : {};
+  } catch {
+    return {};
   }
 }
 
 function parseEpoch(data: Buffer): number {
-  try {
-    const { epoch } = JSON.parse(data.toString('utf8')) as { epoch?: unknown };
-    return typeof epoch === 'number' ? epoch : -1;
-  } catch {
-    return -1;
-  }
+  const { epoch } = parseOwner(data);
+  return typeof epoch === 'number' ? epoch : -1;
 }

@@ -38,6 +38,11 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   logLevel: string;
   sentry: { dsn: string; environment: string; sampleRate: number } | undefined;
+  /**
+   * The pod's UID and a file that survives container restarts in the pod (an emptyDir): together they
+   * give each start of the worker an incarnation (see `Incarnation`). Either missing: none.
+   */
+  incarnation: { podUid: string; file: string } | undefined;
   /** Testing aid: counters requests marked `x-capstan-test-delay: 1` wait this long before writing. */
   countersWriteDelayMs: number;
 }
@@ -182,10 +187,17 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     drainTimeoutMs: r.int('CAPSTAN_DRAIN_TIMEOUT_MS', 25_000, MS),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     sentry: sentryConfig(r),
+    incarnation: incarnationConfig(r),
     countersWriteDelayMs: r.int('CAPSTAN_COUNTERS_WRITE_DELAY_MS', 0, { min: 0, max: 600_000 }),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+function incarnationConfig(r: Reader): WorkerConfig['incarnation'] {
+  const podUid = r.optional('CAPSTAN_POD_UID');
+  const file = r.optional('CAPSTAN_INCARNATION_FILE');
+  return podUid === undefined || file === undefined ? undefined : { podUid, file };
 }
 
 function sentryConfig(r: Reader): WorkerConfig['sentry'] {

@@ -17,6 +17,7 @@ import { RedisCache } from './redis-cache.ts';
 import { closeRedisClient, createRedisClient } from './redis-client.ts';
 import { buildApp } from './server.ts';
 import { ZooKeeperDirectory } from './zookeeper-directory.ts';
+import { nextIncarnation } from './incarnation.ts';
 
 /** A worker process: config, ZooKeeper session, ownership, Redis, fastify. */
 interface Worker {
@@ -74,6 +75,10 @@ async function start(config: WorkerConfig): Promise<Worker> {
   const shared = services(config, log, metrics);
   const definition: AppDefinition = await loadApp(config);
   const client = await connectZooKeeper(config, log);
+  const incarnation = config.incarnation
+    ? await nextIncarnation(config.incarnation.podUid, config.incarnation.file)
+    : undefined;
+  if (incarnation) log.info({ incarnation }, 'worker incarnation in this pod');
   const ownership = new PartitionOwnership({
     client,
     namespace: config.namespace,
@@ -82,6 +87,7 @@ async function start(config: WorkerConfig): Promise<Worker> {
     member: { address: new URL(config.advertiseAddress).host, ports: { http: config.port } },
     releaseTimeoutMs: config.drainTimeoutMs,
     logger: log,
+    ...(incarnation ? { incarnation } : {}),
   });
   const event = (partition: number, epoch: number) => ({ partition, epoch, services: shared, log });
   const directory = new ZooKeeperDirectory({

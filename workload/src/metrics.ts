@@ -29,7 +29,8 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
   const registry = new Registry();
   // The event-loop delay histogram samples every 100 ms, not prom-client's 10 ms: 100 timer wake-ups a
   // second cost an idle worker about 0.4% of a core, for no better percentiles.
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  if (options.defaultMetrics)
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const registers = [registry];
   return {
     registry,

@@ -56,6 +56,9 @@ export function workerEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
   const headless = serviceDnsName(appNames(name).workersHeadless, namespace, clusterDomain(observed));
   return [
     { name: 'CAPSTAN_WORKER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    // With a count kept on the pod's /tmp emptyDir, a restarted worker proves its previous life dead.
+    { name: 'CAPSTAN_POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    { name: 'CAPSTAN_INCARNATION_FILE', value: '/tmp/capstan-incarnation' },
     { name: 'CAPSTAN_NAMESPACE', value: namespace },
     { name: 'CAPSTAN_APP_NAME', value: name },
     { name: 'CAPSTAN_APP', value: workers.app },

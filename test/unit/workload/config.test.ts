@@ -72,4 +72,14 @@ describe('loadConfig', () => {
       'SENTRY_SAMPLE_RATE',
     ]);
   });
+
+  it('gives the worker an incarnation only with both the pod UID and the file', () => {
+    const both = { CAPSTAN_POD_UID: 'uid-1', CAPSTAN_INCARNATION_FILE: '/tmp/capstan-incarnation' };
+    expect(loadConfig({ ...base, ...both }).incarnation).toEqual({
+      podUid: 'uid-1',
+      file: '/tmp/capstan-incarnation',
+    });
+    expect(loadConfig({ ...base, CAPSTAN_POD_UID: 'uid-1' }).incarnation).toBeUndefined();
+    expect(loadConfig(base).incarnation).toBeUndefined();
+  });
 });
