@@ -91,7 +91,7 @@ describe('a worker restarted in its pod', () => {
   it('takes its partitions back from its earlier incarnation at once, while that session is still open', async () => {
     const { ref, old } = await previousLife({ pod: 'pod-uid-1', count: 1 });
     const { ownership, session } = await restart(ref, { pod: 'pod-uid-1', count: 2 });
-    await waitUntil(async () => ownership.serving().size === PARTITIONS, {
+    await waitUntil(() => Promise.resolve(ownership.serving().size === PARTITIONS), {
       what: 'every partition served by the new incarnation',
       timeoutMs: 30_000,
     });
@@ -108,7 +108,7 @@ describe('a worker restarted in its pod', () => {
     const admin = await client();
     const oldSession = old.sessionId;
     // The new process is registered and the assignment names it; give its claims a few round trips.
-    await waitUntil(async () => ownership.ownerOf(0)?.workerId === 'w', {
+    await waitUntil(() => Promise.resolve(ownership.ownerOf(0)?.workerId === 'w'), {
       what: 'the assignment',
       timeoutMs: 30_000,
     });
@@ -116,7 +116,7 @@ describe('a worker restarted in its pod', () => {
     expect(ownership.serving().size).toBe(0);
     expect(new Set(await ownerSessions(admin, ref))).toEqual(new Set([oldSession]));
     await old.close(); // the old session ends: now the partitions may move
-    await waitUntil(async () => ownership.serving().size === PARTITIONS, {
+    await waitUntil(() => Promise.resolve(ownership.serving().size === PARTITIONS), {
       what: 'every partition served once the old session ended',
       timeoutMs: 30_000,
     });
