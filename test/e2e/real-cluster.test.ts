@@ -35,12 +35,19 @@ import {
   type Steps,
 } from '../../hack/demo/kube-steps.ts';
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
+import { runLoad } from '../../workload/src/local/load.ts';
 import { testKubeconfig } from '../harness/kube.ts';
+import { sampleOwners } from './owner-sampler.ts';
 
 const NAMESPACE = 'e2e-real';
 const OPERATOR_NAMESPACE = 'capstan-system';
 const IMAGE = `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`;
 const APP = 'hello';
+
+interface PartitionsStatus {
+  epoch?: number;
+  byWorker?: Record<string, number>;
+}
 
 function ready(pod: PodJson): boolean {
   return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -190,19 +197,62 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     expect((await upstreamFetches(urls.upstream)).get('e2e-together')).toBe(1);
   });
 
-  it('restarts a worker container killed with kill -9 (restartCount + 1) and serves again', async () => {
-    const [victim] = await appPods(steps, NAMESPACE, APP, 'worker');
-    const kill = await killWorkerContainer(steps, NAMESPACE, victim!.metadata.name);
+  it('restarts a worker killed with kill -9 in its pod: nothing moves, it serves its own partitions again, never two owners', async () => {
+    const partitions = async (): Promise<PartitionsStatus> =>
+      (await getJson<{ status?: { partitions?: PartitionsStatus } }>(steps, ['dapp', APP, '-n', NAMESPACE]))
+        ?.status?.partitions ?? {};
+    const before = await partitions();
+    const workers = await appPods(steps, NAMESPACE, APP, 'worker');
+    const victim = workers[0]!;
+    const workerUrls = workers.map((p) => `http://${p.status.podIP}:8080`);
+    const victimUrl = workerUrls[0]!;
+    const ownedBy = async (url: string): Promise<number[]> =>
+      (
+        ((await (await request(`${url}/_capstan/status`)).body.json()) as { owned: number[] }).owned ?? []
+      ).sort((a, b) => a - b);
+    const ownedBefore = await ownedBy(victimUrl);
+    let stop = false;
+    const load = runLoad({
+      url: (i) => `${urls.haproxy}/v1/cache/during-kill-${i % 40}`,
+      concurrency: 4,
+      total: 100_000,
+      maxMs: 180_000,
+      stop: () => stop,
+    });
+    const owners = sampleOwners(workerUrls, () => stop);
+    const killedAt = Date.now();
+    const kill = await killWorkerContainer(steps, NAMESPACE, victim.metadata.name).catch((error: unknown) => {
+      stop = true;
+      throw error;
+    });
+    const ownedAgain = await waitFor('the restarted worker serving its partitions again', async () => {
+      const now = await ownedBy(victimUrl).catch(() => []);
+      return now.length === ownedBefore.length ? now : undefined;
+    });
+    const servedAfterMs = Date.now() - killedAt;
+    stop = true;
+    const [during, sampled] = await Promise.all([load, owners]);
+    const after = await partitions();
     console.log(
-      `kill -9 ${kill.pid} in ${kill.pod} on ${kill.node}: restarts ${kill.restartsBefore} -> ${kill.restartsAfter}`,
+      `kill -9 ${kill.pid} in ${kill.pod} on ${kill.node}: restarts ${kill.restartsBefore} -> ${kill.restartsAfter}; ` +
+        `its ${ownedBefore.length} partitions served again ${servedAfterMs} ms after the kill; ` +
+        `GETs meanwhile: ${during.ok} ok, ${during.failed} failed ${JSON.stringify(Object.fromEntries(during.failures))}; ` +
+        `${sampled.rounds} ownership samples`,
     );
     expect(kill.restartsAfter).toBe(kill.restartsBefore + 1);
     expect(kill.exitCode).toBe(137);
-    const after = await waitFor('a burst served in full after the restart', async () => {
+    expect(ownedAgain).toEqual(ownedBefore);
+    expect({ epoch: after.epoch, byWorker: after.byWorker }).toEqual({
+      epoch: before.epoch,
+      byWorker: before.byWorker,
+    });
+    expect(sampled.rounds).toBeGreaterThan(0);
+    expect(sampled.doubles).toEqual([]);
+    const next = await waitFor('a burst served in full after the restart', async () => {
       const b = await burst(urls, { prefix: `after-kill-${Date.now()}`, requests: 60, keys: 20 });
       return b.load.ok === 60 ? b : undefined;
     });
-    expect(after.maxFetchesPerKey).toBe(1);
+    expect(next.maxFetchesPerKey).toBe(1);
   }, 240_000);
 
   it('serves from the upstream while the Redis pod is replaced, then caches again', async () => {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { DEFAULT_MOVE_WAIT_MS } from './plugins/partition-router.ts';
 
 /** A configuration value that is missing or invalid. `variables` names every offending variable. */
 export class ConfigError extends Error {
@@ -182,7 +183,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     upstream: { url: upstreamUrl, timeoutMs: r.int('CAPSTAN_UPSTREAM_TIMEOUT_MS', 5000, MS) },
     cacheTtlSeconds: r.int('CAPSTAN_CACHE_TTL_SECONDS', 60, { min: 1, max: 86_400 * 30 }),
     forwardTimeoutMs: r.int('CAPSTAN_FORWARD_TIMEOUT_MS', 5000, MS),
-    moveWaitMs: r.int('CAPSTAN_MOVE_WAIT_MS', 2000, { min: 0, max: 60_000 }),
+    moveWaitMs: r.int('CAPSTAN_MOVE_WAIT_MS', DEFAULT_MOVE_WAIT_MS, { min: 0, max: 60_000 }),
     drainDelayMs: r.int('CAPSTAN_DRAIN_DELAY_MS', 2000, { min: 0, max: 300_000 }),
     drainTimeoutMs: r.int('CAPSTAN_DRAIN_TIMEOUT_MS', 25_000, MS),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),

@@ -8,7 +8,7 @@ import type { PartitionDirectory } from './partition-directory.ts';
 import { healthPlugin } from './plugins/health.ts';
 import type { Readiness } from './plugins/health.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
-import { partitionRouter } from './plugins/partition-router.ts';
+import { DEFAULT_MOVE_WAIT_MS, partitionRouter } from './plugins/partition-router.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,7 +68,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     services: options.services,
     metrics,
     partitions: options.partitions,
-    moveWaitMs: options.routing?.moveWaitMs ?? 2000,
+    moveWaitMs: options.routing?.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS,
     retryAfterSeconds: options.routing?.retryAfterSeconds ?? 1,
   });
   return app;

@@ -16,13 +16,20 @@ export interface PartitionRouterOptions {
   services: AppServices;
   metrics: WorkloadMetrics;
   partitions: number;
-  /** How long a request waits for its partition to get a reachable owner before 503; default 2000 ms. */
+  /** How long a request waits for its partition to get a reachable owner before 503; default {@link DEFAULT_MOVE_WAIT_MS}. */
   moveWaitMs?: number;
   /** `Retry-After` of that 503, in seconds; default 1. */
   retryAfterSeconds?: number;
   /** Interval between ownership checks while waiting; default 20 ms. */
   pollMs?: number;
 }
+
+/**
+ * How long a request waits for an owner by default: longer than a worker container's restart in its
+ * pod (kubelet, process start, ZooKeeper session, reclaim; about 5 s measured), so that failover is
+ * hidden from clients rather than answered with 503.
+ */
+export const DEFAULT_MOVE_WAIT_MS = 6000;
 
 /** Response headers: the partition of the request's key and the worker that served it. */
 export const PARTITION_HEADER = 'x-capstan-partition';
@@ -102,7 +109,7 @@ async function resolve(
 ): Promise<Outcome | 'misdirected' | undefined> {
   const { directory } = options;
   const hopped = request.headers[HOP_HEADER] !== undefined;
-  const deadline = performance.now() + (options.moveWaitMs ?? 2000);
+  const deadline = performance.now() + (options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS);
   for (;;) {
     const work = directory.begin(partition);
     if (work) return { kind: 'local', work };
