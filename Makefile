@@ -70,13 +70,15 @@ bench-workload: bootstrap ## Workload benchmark: failover over 10 kills, coalesc
 	node hack/bench-workload.ts
 
 ##@ Local cluster
-.PHONY: cluster-up cluster-down demo images
+.PHONY: cluster-up cluster-down demo images bench-failover
 cluster-up: bootstrap tools ## Start the local cluster: control plane, 2 real nodes (containerd + kubelet), kube-proxy, CoreDNS, registry with the images, 3 kwok nodes; writes $(KUBECONFIG).
 	node hack/cluster.ts up
 cluster-down: bootstrap-node ## Stop the local cluster and remove what it set up on this machine (processes, mounts, cgroups, network).
 	node hack/cluster.ts down
 demo: bootstrap tools ## The main job: local cluster, helm install of the operator, examples/minimal.yaml on real pods, requests, kill -9 of a worker container. DEMO_KEEP=1 leaves it running.
 	node hack/demo.ts
+bench-failover: bootstrap tools ## Failover of a killed worker on the real nodes: container restart and pod deleted, ROUNDS each (default 3).
+	node hack/bench-failover.ts
 images: ## Build the images (capstan, its bases, redis/zookeeper/haproxy stand-ins, pause) with docker or buildah; cached, so a rerun takes seconds.
 	hack/images.sh build
 

@@ -10,15 +10,10 @@
 // At the end the demo stops the cluster it started (a cluster it reused keeps running);
 // DEMO_KEEP=1 leaves everything running and prints the commands to explore it.
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import {
-  readClusterState,
-  startLocalCluster,
-  stopLocalCluster,
-  pushImages,
-  type LocalClusterState,
-} from './local-cluster/cluster.ts';
-import { isAlive, logTail } from './local-cluster/detached.ts';
+import { join, resolve } from 'node:path';
+import { stopLocalCluster, type LocalClusterState } from './local-cluster/cluster.ts';
+import { logTail } from './local-cluster/detached.ts';
+import { clusterForRun } from './demo/cluster-step.ts';
 import { toolsBin } from './local-cluster/tools.ts';
 import {
   appPods,
@@ -73,24 +68,8 @@ let startedCluster = false;
 /** Reuses the cluster in tmp/cluster when all of it runs with real nodes, else starts it there. */
 async function cluster(): Promise<LocalClusterState> {
   header('A local Kubernetes cluster with real nodes');
-  const existing = await readClusterState(clusterDir).catch(() => undefined);
-  const alive = existing?.components.every((c) => isAlive(c.pid)) && (existing?.realNodes.length ?? 0) > 0;
-  if (existing && alive) {
-    out(`Reusing the cluster running in ${relative(repoRoot, clusterDir)} (${existing.server}).`);
-    out('Building (cached) and pushing the images to its registry ...');
-    await pushImages(existing);
-    return existing;
-  }
-  out('$ make cluster-up   # etcd, kube-apiserver, controller-manager, scheduler, kwok; 2 real nodes');
-  out(
-    '                    # (containerd + runc + kubelet each), kube-proxy (nftables), CoreDNS, a local registry',
-  );
-  const started = Date.now();
-  const state = await startLocalCluster({ dir: clusterDir, realNodes: 2 });
-  startedCluster = true;
-  out(
-    `Up in ${seconds(Date.now() - started)}: ${state.server}; images built and pushed (log ${relative(repoRoot, join(clusterDir, 'logs', 'images.log'))}).`,
-  );
+  const { state, started } = await clusterForRun(clusterDir, out);
+  startedCluster = started;
   return state;
 }
 

@@ -37,7 +37,7 @@ import {
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
 import { runLoad } from '../../workload/src/local/load.ts';
 import { testKubeconfig } from '../harness/kube.ts';
-import { sampleOwners } from './owner-sampler.ts';
+import { sampleOwners } from '../../hack/demo/owner-sampler.ts';
 
 const NAMESPACE = 'e2e-real';
 const OPERATOR_NAMESPACE = 'capstan-system';

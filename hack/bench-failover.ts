@@ -1,0 +1,171 @@
+// `make bench-failover`: how long the partitions of a worker killed with -9 go unserved, on the real
+// nodes, with the operator installed by helm and examples/minimal.yaml (3 workers, 64 partitions, the
+// default 10 s ZooKeeper session timeout). Two cases, ROUNDS each (default 3):
+//   restart       kill -9 of the worker container's process; the kubelet restarts it in its pod and the
+//                 new process takes its partitions back (its incarnation proves the old one dead)
+//   pod-deleted   the pod deleted and its worker process killed with -9 before it can drain: the API
+//                 proves the process dead once the pod is gone, and the operator moves its partitions
+// For each round: the time from the kill until every partition is served again, the partitions moved
+// against the dead worker's share, GETs through HAProxy that failed meanwhile, and any partition two
+// workers served at once. Timings are reported, not asserted. Reuses a running tmp/cluster, else starts
+// one and stops it at the end.
+import { join, resolve } from 'node:path';
+import { stopLocalCluster } from './local-cluster/cluster.ts';
+import { killContainer } from './local-cluster/containers.ts';
+import { appPods, appUrls, applyApp, deployUpstream, waitAppReady, type PodJson } from './demo/app-steps.ts';
+import { clusterForRun } from './demo/cluster-step.ts';
+import {
+  OPERATOR_IMAGE,
+  installOperator,
+  repoRoot,
+  restrictedNamespace,
+  step,
+  upstreamObjects,
+  waitFor,
+  type Steps,
+} from './demo/kube-steps.ts';
+import { sampleOwners } from './demo/owner-sampler.ts';
+import { CAPSTAN_VERSION } from '../operator/src/api/limits.ts';
+import { runLoad } from '../workload/src/local/load.ts';
+
+const clusterDir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(repoRoot, 'tmp', 'cluster'));
+const NAMESPACE = 'capstan-bench';
+const APP = 'hello';
+const PARTITIONS = 64;
+const SESSION_TIMEOUT_MS = 10_000;
+const IMAGE = `${OPERATOR_IMAGE.repository}:${CAPSTAN_VERSION}`;
+const ROUNDS = Number(process.env.ROUNDS ?? '3');
+const out = (text = ''): void => void process.stdout.write(`${text}\n`);
+
+interface Round {
+  failoverMs: number;
+  /** Partitions served by another worker after the failover than before it. */
+  moved: number;
+  share: number;
+  ok: number;
+  failed: number;
+  failures: string;
+  doubles: number;
+}
+
+type Case = 'restart' | 'pod-deleted';
+
+async function status(ip: string | undefined): Promise<{ workerId: string; owned: number[] } | undefined> {
+  if (ip === undefined) return undefined;
+  try {
+    const response = await fetch(`http://${ip}:8080/_capstan/status`, { signal: AbortSignal.timeout(1000) });
+    return response.ok ? ((await response.json()) as { workerId: string; owned: number[] }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which worker serves each partition now, by the app's worker pods (listed afresh: a recreated pod has a new address). */
+async function servedNow(steps: Steps): Promise<Map<number, string>> {
+  const pods = await appPods(steps, NAMESPACE, APP, 'worker');
+  const served = new Map<number, string>();
+  for (const s of await Promise.all(pods.map((p) => status(p.status.podIP))))
+    for (const p of s?.owned ?? []) served.set(p, s!.workerId);
+  return served;
+}
+
+function workerContainerId(pod: PodJson): string {
+  const id = pod.status.containerStatuses?.find((c) => c.name === 'worker')?.containerID;
+  if (id === undefined) throw new Error(`pod ${pod.metadata.name} has no running worker container`);
+  return id;
+}
+
+async function round(steps: Steps, haproxy: string, kind: Case, index: number): Promise<Round> {
+  const before = await waitFor('every partition served before the round', async () => {
+    const served = await servedNow(steps);
+    return served.size === PARTITIONS ? served : undefined;
+  });
+  const workers = await appPods(steps, NAMESPACE, APP, 'worker');
+  const victim = workers[index % workers.length]!;
+  const share = [...before.values()].filter((w) => w === victim.metadata.name).length;
+  let stop = false;
+  const load = runLoad({
+    url: (i) => `${haproxy}/v1/cache/bench-${kind}-${index}-${i % 64}`,
+    concurrency: 4,
+    total: 1_000_000,
+    maxMs: 180_000,
+    stop: () => stop,
+  });
+  const owners = sampleOwners(
+    workers.map((p) => `http://${p.status.podIP}:8080`),
+    () => stop,
+  );
+  if (kind === 'pod-deleted')
+    await step(steps, 'kubectl', ['delete', 'pod', victim.metadata.name, '-n', NAMESPACE, '--wait=false']);
+  const killedAt = Date.now();
+  await killContainer(workerContainerId(victim));
+  // Restart: the restarted worker serves its share again. Pod deleted: the survivors serve everything.
+  const after = await waitFor(`the partitions of ${victim.metadata.name} served again`, async () => {
+    const served = await servedNow(steps);
+    const victimShare = [...served.values()].filter((w) => w === victim.metadata.name).length;
+    return served.size === PARTITIONS && (kind === 'pod-deleted' || victimShare === share)
+      ? served
+      : undefined;
+  });
+  const failoverMs = Date.now() - killedAt;
+  stop = true;
+  const [during, sampled] = await Promise.all([load, owners]);
+  await waitAppReady(steps, NAMESPACE, APP);
+  return {
+    failoverMs,
+    moved: [...after].filter(([p, w]) => before.get(p) !== w).length,
+    share,
+    ok: during.ok,
+    failed: during.failed,
+    failures: JSON.stringify(Object.fromEntries(during.failures)),
+    doubles: sampled.doubles.length,
+  };
+}
+
+function report(kind: Case, rounds: Round[]): void {
+  const times = rounds.map((r) => r.failoverMs).sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)] ?? 0;
+  const ratios = rounds.map((r) =>
+    r.moved === undefined || r.share === 0 ? 'n/a' : (r.moved / r.share).toFixed(2),
+  );
+  const failed = rounds.reduce((n, r) => n + r.failed, 0);
+  const total = rounds.reduce((n, r) => n + r.ok + r.failed, 0);
+  out(
+    `${kind.padEnd(12)} failover median ${median} ms, max ${times.at(-1) ?? 0} ms ` +
+      `(session timeout ${SESSION_TIMEOUT_MS} ms); moved/share ${ratios.join(' ')}; ` +
+      `failed GETs ${failed} of ${total}; double owners seen ${rounds.reduce((n, r) => n + r.doubles, 0)}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const { state, started } = await clusterForRun(clusterDir, out);
+  const steps: Steps = { kubeconfig: state.kubeconfig, print: () => undefined };
+  try {
+    await installOperator(steps, 'capstan-system', [`image.repository=${OPERATOR_IMAGE.repository}`]);
+    await deployUpstream(steps, upstreamObjects('default', IMAGE), 'default');
+    await restrictedNamespace(steps, NAMESPACE);
+    await applyApp(steps, join(repoRoot, 'examples', 'minimal.yaml'), NAMESPACE);
+    await waitAppReady(steps, NAMESPACE, APP);
+    const { haproxy } = await appUrls(steps, NAMESPACE, APP, 'default');
+    out(
+      `${ROUNDS} rounds per case on ${state.realNodes.join(' and ')}; ${PARTITIONS} partitions over 3 workers`,
+    );
+    for (const kind of ['restart', 'pod-deleted'] as const) {
+      const rounds: Round[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const r = await round(steps, haproxy, kind, i);
+        out(
+          `  ${kind} #${i + 1}: ${r.failoverMs} ms, moved ${r.moved} of a share of ${r.share}, ` +
+            `GETs ${r.ok} ok ${r.failed} failed ${r.failures}`,
+        );
+        rounds.push(r);
+      }
+      report(kind, rounds);
+    }
+  } finally {
+    await step(steps, 'kubectl', ['delete', 'namespace', NAMESPACE, '--wait=false'], { allowFailure: true });
+    if (started) await stopLocalCluster(clusterDir);
+  }
+}
+
+await main();
