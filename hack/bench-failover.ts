@@ -42,6 +42,8 @@ interface Round {
   /** Partitions served by another worker after the failover than before it. */
   moved: number;
   share: number;
+  /** The victim's restart count before the kill: the kubelet delays a restart soon after another. */
+  restartsBefore: number;
   ok: number;
   failed: number;
   failures: string;
@@ -115,6 +117,7 @@ async function round(steps: Steps, haproxy: string, kind: Case, index: number): 
     failoverMs,
     moved: [...after].filter(([p, w]) => before.get(p) !== w).length,
     share,
+    restartsBefore: victim.status.containerStatuses?.find((c) => c.name === 'worker')?.restartCount ?? 0,
     ok: during.ok,
     failed: during.failed,
     failures: JSON.stringify(Object.fromEntries(during.failures)),
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < ROUNDS; i++) {
         const r = await round(steps, haproxy, kind, i);
         out(
-          `  ${kind} #${i + 1}: ${r.failoverMs} ms, moved ${r.moved} of a share of ${r.share}, ` +
+          `  ${kind} #${i + 1}: ${r.failoverMs} ms (restarts before ${r.restartsBefore}), moved ${r.moved} of a share of ${r.share}, ` +
             `GETs ${r.ok} ok ${r.failed} failed ${r.failures}`,
         );
         rounds.push(r);
