@@ -145,6 +145,7 @@ export class Coordinators {
         if (gone && !this.#running.has(key)) {
           this.#o.metrics.forget(coordinator.spec);
           this.#o.observations?.forget(coordinator.spec);
+          this.#o.remediation?.forget(coordinator.spec);
         }
       })
       .catch((error: unknown) => this.#o.logger.error({ err: error, key }, 'closing a coordinator failed'));

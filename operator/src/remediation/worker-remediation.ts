@@ -49,9 +49,11 @@ type Verdict<K extends WorkerVerdict['kind']> = Extract<WorkerVerdict, { kind: K
 /** See the module comment. */
 export class WorkerRemediation {
   readonly #o: WorkerRemediationOptions;
-  /** Keys of steps done: `step:uid` (`notice:uid:restarts` for notices). */
-  readonly #done = new Set<string>();
-  /** When each pod was first seen crash-looping. */
+  /**
+   * Steps done, by app (`namespace/name`): `step:uid` (`notice:uid:restarts` for notices). Each run keeps
+   * only the keys of pods the app still has or had recently, so the sets do not grow with pod churn.
+   */
+  readonly #done = new Map<string, Set<string>>();
   /** Crash-looping pods: uid -> the app they belong to and when the loop was first seen. */
   readonly #loopingSince = new Map<string, { app: string; since: number }>();
   /** Deaths whose failover is not observed complete yet: `namespace/app/worker` -> time observed. */
@@ -119,6 +121,29 @@ export class WorkerRemediation {
     for (const [uid, loop] of this.#loopingSince) {
       if (loop.app === `${namespace}/${name}` && !uids.has(uid)) this.#loopingSince.delete(uid);
     }
+    // Steps of pods that are neither in the cache nor remembered as gone can never be needed again.
+    const known = new Set([
+      ...live.values(),
+      ...this.#o.history.gone(namespace, name).map((g) => g.pod.metadata?.uid),
+    ]);
+    const done = this.#doneFor(app);
+    for (const key of done) if (!known.has(key.split(':')[1])) done.delete(key);
+  }
+
+  /** Drops everything kept for an app that is gone (its coordinator stopped for good). */
+  forget(ref: { namespace: string; app: string }): void {
+    const key = `${ref.namespace}/${ref.app}`;
+    this.#done.delete(key);
+    for (const [uid, loop] of this.#loopingSince) if (loop.app === key) this.#loopingSince.delete(uid);
+    for (const failover of this.#failovers.keys())
+      if (failover.startsWith(`${key}/`)) this.#failovers.delete(failover);
+  }
+
+  #doneFor(app: DistributedApp): Set<string> {
+    const key = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+    let done = this.#done.get(key);
+    if (done === undefined) this.#done.set(key, (done = new Set()));
+    return done;
   }
 
   /** A successor pod of the same name exists: the session under the worker's name may be its. */
@@ -134,12 +159,12 @@ export class WorkerRemediation {
     provenDead: ReadonlySet<string>,
   ): Promise<void> {
     const key = `dead:${verdict.uid}`;
-    if (this.#done.has(key)) return;
+    if (this.#doneFor(app).has(key)) return;
     const failover = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}/${verdict.worker}`;
     if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
     const removal = await target.removeStaleSession(verdict.worker, provenDead);
     if (removal === undefined) return;
-    this.#done.add(key);
+    this.#doneFor(app).add(key);
     if (verdict.cause === 'pod-gone') this.#o.history.forget(verdict.uid);
     if (removal.session !== undefined || removal.rebalanced)
       this.#o.metrics.remediated('stale-session-removed');
@@ -155,8 +180,8 @@ export class WorkerRemediation {
       this.#loopingSince.set(verdict.uid, { app: key, since: this.#o.clock.now() });
     }
     const key = `report:${verdict.uid}`;
-    if (this.#done.has(key)) return;
-    this.#done.add(key);
+    if (this.#doneFor(app).has(key)) return;
+    this.#doneFor(app).add(key);
     const message = `worker pod ${verdict.worker} is crash-looping (last exit: ${verdict.lastExit}); its partitions move to other workers`;
     this.#o.logger.warn(
       { namespace: app.metadata.namespace, pod: verdict.worker, lastExit: verdict.lastExit },
@@ -175,9 +200,9 @@ export class WorkerRemediation {
     const pod = pods.find((p) => p.metadata?.uid === verdict.uid);
     const restarts = pod?.status?.containerStatuses?.find((s) => s.name === 'worker')?.restartCount ?? 0;
     const key = `notice:${verdict.uid}:${restarts}`;
-    if (this.#done.has(key)) return;
+    if (this.#doneFor(app).has(key)) return;
     if ((await target.noticeLeaving(verdict.worker)) === undefined) return;
-    this.#done.add(key);
+    this.#doneFor(app).add(key);
     this.#o.metrics.remediated('crashloop-notice-written');
     const failover = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}/${verdict.worker}`;
     if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
@@ -187,9 +212,9 @@ export class WorkerRemediation {
     const key = `restart:${verdict.uid}`;
     const since = this.#loopingSince.get(verdict.uid)?.since ?? this.#o.clock.now();
     const afterMs = (app.spec.failurePolicy?.crashLoopRestartAfterSeconds ?? 60) * 1000;
-    if (this.#done.has(key) || this.#o.clock.now() - since < afterMs) return;
+    if (this.#doneFor(app).has(key) || this.#o.clock.now() - since < afterMs) return;
     await this.#o.deletePod(app.metadata.namespace ?? '', verdict.worker, verdict.uid);
-    this.#done.add(key);
+    this.#doneFor(app).add(key);
     this.#o.metrics.remediated('crashloop-pod-deleted');
     this.#o.logger.warn(
       {
