@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 
+/** How long a connection to a peer may take to open. */
+const CONNECT_TIMEOUT_MS = 1000;
+
 /** Header that marks a forwarded request; a worker never forwards a request that carries it. */
 export const HOP_HEADER = 'x-capstan-hop';
 
@@ -105,7 +108,14 @@ export class Forwarder {
   #pool(address: string): Pool {
     let pool = this.#pools.get(address);
     if (!pool) {
-      pool = new Pool(address, { connections: this.#connections, keepAliveTimeout: 10_000 });
+      // A peer whose pod is gone does not refuse connections, its address just stops answering: give up
+      // connecting after 1 s (peers are one hop away) rather than undici's 10 s, so the caller can look
+      // for the partition's next owner within its own deadline.
+      pool = new Pool(address, {
+        connections: this.#connections,
+        keepAliveTimeout: 10_000,
+        connect: { timeout: CONNECT_TIMEOUT_MS },
+      });
       this.#pools.set(address, pool);
     }
     return pool;
