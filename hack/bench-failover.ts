@@ -62,13 +62,23 @@ async function status(ip: string | undefined): Promise<{ workerId: string; owned
   }
 }
 
-/** Which worker serves each partition now, by the app's worker pods (listed afresh: a recreated pod has a new address). */
-async function servedNow(steps: Steps): Promise<Map<number, string>> {
-  const pods = await appPods(steps, NAMESPACE, APP, 'worker');
+/** Which worker serves each partition now, by what the workers at `ips` say (a dead one says nothing). */
+async function servedBy(ips: (string | undefined)[]): Promise<Map<number, string>> {
   const served = new Map<number, string>();
-  for (const s of await Promise.all(pods.map((p) => status(p.status.podIP))))
+  for (const s of await Promise.all(ips.map(status)))
     for (const p of s?.owned ?? []) served.set(p, s!.workerId);
   return served;
+}
+
+/** Polls `check` every 20 ms (finer than the failovers it times) for at most 60 s. */
+async function pollUntil<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`timed out after 60 s waiting for ${what}`);
 }
 
 function workerContainerId(pod: PodJson): string {
@@ -78,11 +88,14 @@ function workerContainerId(pod: PodJson): string {
 }
 
 async function round(steps: Steps, haproxy: string, kind: Case, index: number): Promise<Round> {
+  const workers = await appPods(steps, NAMESPACE, APP, 'worker');
+  // The pods' addresses from before the kill: a restarted container keeps its pod's address, and after
+  // a pod deletion the survivors serve every partition before the recreated pod (a new address) joins.
+  const ips = workers.map((p) => p.status.podIP);
   const before = await waitFor('every partition served before the round', async () => {
-    const served = await servedNow(steps);
+    const served = await servedBy(ips);
     return served.size === PARTITIONS ? served : undefined;
   });
-  const workers = await appPods(steps, NAMESPACE, APP, 'worker');
   const victim = workers[index % workers.length]!;
   const share = [...before.values()].filter((w) => w === victim.metadata.name).length;
   let stop = false;
@@ -102,8 +115,10 @@ async function round(steps: Steps, haproxy: string, kind: Case, index: number): 
   const killedAt = Date.now();
   await killContainer(workerContainerId(victim));
   // Restart: the restarted worker serves its share again. Pod deleted: the survivors serve everything.
-  const after = await waitFor(`the partitions of ${victim.metadata.name} served again`, async () => {
-    const served = await servedNow(steps);
+  // A deleted pod's address answers nothing (not even a refusal): asking it would stall each poll.
+  const asked = kind === 'restart' ? ips : ips.filter((ip) => ip !== victim.status.podIP);
+  const after = await pollUntil(`the partitions of ${victim.metadata.name} served again`, async () => {
+    const served = await servedBy(asked);
     const victimShare = [...served.values()].filter((w) => w === victim.metadata.name).length;
     return served.size === PARTITIONS && (kind === 'pod-deleted' || victimShare === share)
       ? served
