@@ -70,7 +70,8 @@ function services(
 
 async function start(config: WorkerConfig): Promise<Worker> {
   const log = pino({ level: config.logLevel, base: { worker: config.workerId, app: config.appName } });
-  if (config.sentry) initSentry({ ...config.sentry, tags: { worker: config.workerId, app: config.appName } });
+  if (config.sentry)
+    await initSentry({ ...config.sentry, tags: { worker: config.workerId, app: config.appName } });
   const metrics = createWorkloadMetrics({ defaultMetrics: true });
   const shared = services(config, log, metrics);
   const definition: AppDefinition = await loadApp(config);

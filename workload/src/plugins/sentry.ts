@@ -1,5 +1,8 @@
-import * as Sentry from '@sentry/node';
 import type { FastifyInstance } from 'fastify';
+
+type SentryModule = typeof import('@sentry/node');
+/** Loaded by {@link initSentry} only: importing @sentry/node costs about 0.5 s of a worker's start. */
+let Sentry: SentryModule | undefined;
 
 /** Sentry settings of the worker (from SENTRY_DSN, SENTRY_ENVIRONMENT, SENTRY_SAMPLE_RATE). */
 export interface SentryOptions {
@@ -15,7 +18,9 @@ export interface SentryOptions {
  * handlers (fastify's error diagnostics channel and error hook). Call it only when a DSN is
  * configured; without one Sentry is never initialised and sends nothing. Tracing is off.
  */
-export function initSentry(options: SentryOptions): void {
+export async function initSentry(options: SentryOptions): Promise<void> {
+  // A restarted worker's partitions wait for its start, so the import is paid only with a DSN.
+  Sentry = await import('@sentry/node');
   Sentry.init({
     dsn: options.dsn,
     environment: options.environment,
@@ -29,7 +34,7 @@ export function initSentry(options: SentryOptions): void {
 /** Flushes pending Sentry events (bounded) when the app closes. Register it only after {@link initSentry}. */
 export function sentryPlugin(app: FastifyInstance, _options: unknown, done: (error?: Error) => void): void {
   app.addHook('onClose', async () => {
-    await Sentry.close(2000);
+    await Sentry?.close(2000);
   });
   done();
 }
