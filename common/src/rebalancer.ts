@@ -17,6 +17,11 @@ export interface RebalancerOptions extends AppRef {
   partitions: number;
   /** How long a departed worker keeps its partitions before they move (rebalanceDelaySeconds); default 0. */
   departureDelayMs?: number;
+  /**
+   * Members that must own nothing: they stay registered and serve until their partitions are claimed
+   * elsewhere (a scale-down drains the pods that will go before they stop). Default: none.
+   */
+  retiring?: (worker: string) => boolean;
   /** Compare-and-set attempts per rebalance before giving up with REBALANCE_CONFLICT; default 10. */
   maxAttempts?: number;
   timers?: Timers;
@@ -189,7 +194,8 @@ export class Rebalancer extends EventEmitter<RebalancerEvents> {
     const now = this.#timers.now();
     const delay = this.#options.departureDelayMs ?? 0;
     const waiting = [...this.#departedAt].filter(([, at]) => !immediate && now - at < delay).map(([w]) => w);
-    return [...this.#live, ...waiting];
+    const retiring = this.#options.retiring ?? (() => false);
+    return [...this.#live, ...waiting].filter((worker) => !retiring(worker));
   }
 
   async #rebalance(reason: string, immediate: boolean): Promise<RebalanceResult | undefined> {

@@ -11,7 +11,7 @@
  *  8. record events for the transitions a person should see;
  *  9. retry with backoff while something is wrong; look again soon while ZooKeeper is rolling.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1StatefulSet } from '@kubernetes/client-node';
 import type { DistributedApp } from '../api/schema.ts';
 import { desiredState, type DesiredObject } from '../model/desired-state.ts';
 import { ModelInputError } from '../model/model-error.ts';
@@ -45,6 +45,7 @@ import type { StatusWriter } from './status-writer.ts';
 import { withTrouble, type Trouble } from './trouble.ts';
 import type { AppCaches } from './watches.ts';
 import { ROLL_POLL_MS, ZooKeeperRoller } from './zookeeper-roll.ts';
+import { workerReplicas, type WorkerDrain } from '../model/scale-down.ts';
 
 /** Options of `DistributedAppReconciler`. */
 export interface DistributedAppReconcilerOptions {
@@ -86,7 +87,8 @@ export class DistributedAppReconciler implements Reconciler {
     const cached = this.#o.caches.apps.get(request.namespace, request.name);
     if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return done();
     const app = this.#o.status.current(cached);
-    const observed = await this.#observe(app, signal);
+    const scale = this.#workerScale(app);
+    const observed = { ...(await this.#observe(app, signal)), workerReplicas: scale.replicas };
     let desired: DesiredObject[];
     try {
       desired = desiredState(app, observed);
@@ -97,6 +99,7 @@ export class DistributedAppReconciler implements Reconciler {
     }
     const trouble = [...this.#secretTrouble(app), ...(await this.#applyAll(desired, signal))];
     if (trouble.length === 0) await this.#prune(app, desired, signal);
+    if (trouble.length === 0) await this.#recordDrain(app, scale);
     const zooKeeper = trouble.length === 0 ? await this.#zooKeeper.step(app, signal) : 'idle';
     await this.#report(app, trouble, signal);
     if (trouble.length === 0) return zooKeeper === 'rolling' ? requeueAfter(ROLL_POLL_MS) : done();
@@ -188,6 +191,34 @@ export class DistributedAppReconciler implements Reconciler {
     };
   }
 
+  /** The worker StatefulSet's size: the spec's, or its current one while a scale-down drains. */
+  #workerScale(app: DistributedApp): WorkerScale {
+    const set: V1StatefulSet | undefined = this.#o.caches.owned.StatefulSet.get(
+      app.metadata.namespace ?? '',
+      appNames(app.metadata.name ?? '').workers,
+    );
+    const current = set?.spec?.replicas;
+    const partitions = this.#partitions(app);
+    return {
+      ...workerReplicas(app, current, partitions),
+      current,
+      observed: partitions.state === 'observed',
+    };
+  }
+
+  /** DrainStarted while a scale-down waits for partitions to move; DrainFinished when it may shrink. */
+  async #recordDrain(app: DistributedApp, scale: WorkerScale): Promise<void> {
+    const target = app.spec.workers.replicas;
+    if (scale.drain !== undefined) {
+      const who = scale.drain.draining.length > 0 ? scale.drain.draining.join(', ') : 'the workers that go';
+      const message = `Scaling down to ${target} workers: moving the partitions of ${who} before their pods stop`;
+      await this.#o.events.record(app, { type: 'Normal', reason: 'DrainStarted', message });
+    } else if (scale.observed && scale.current !== undefined && scale.current > target) {
+      const message = `Partitions moved off the workers that go; scaling down from ${scale.current} to ${target} workers`;
+      await this.#o.events.record(app, { type: 'Normal', reason: 'DrainFinished', message });
+    }
+  }
+
   #partitions(app: DistributedApp): PartitionInput {
     const source = this.#o.partitions;
     if (source === undefined) return { state: 'off' };
@@ -210,4 +241,12 @@ export class DistributedAppReconciler implements Reconciler {
     if (!(await this.#o.status.write(app, next, signal))) return;
     for (const event of statusEvents(app.status, next)) await this.#o.events.record(app, event);
   }
+}
+
+/** What {@link workerReplicas} decided, with what it decided from. */
+interface WorkerScale {
+  readonly replicas: number;
+  readonly drain?: WorkerDrain;
+  readonly current: number | undefined;
+  readonly observed: boolean;
 }

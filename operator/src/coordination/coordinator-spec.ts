@@ -1,6 +1,6 @@
 /**
  * What one app's coordinator runs with, derived from the DistributedApp alone (pure): the ZooKeeper
- * connect string the workers get, the partition count and the departure delay. Two specs that are
+ * connect string the workers get, the partition count, the departure delay and the worker count. Two specs that are
  * {@link sameSpec} need no restart of the coordinator.
  */
 import type { DistributedApp } from '../api/schema.ts';
@@ -17,6 +17,8 @@ export interface CoordinatorSpec {
   readonly partitions: number;
   /** `spec.failurePolicy.rebalanceDelaySeconds` in milliseconds. */
   readonly departureDelayMs: number;
+  /** `spec.workers.replicas`: workers of a higher ordinal are drained (own nothing) before they stop. */
+  readonly replicas: number;
 }
 
 /** `namespace/app`, the key of a coordinator. */
@@ -41,7 +43,8 @@ export function coordinatorSpec(app: DistributedApp, observed: Observed): Coordi
   const connectString = zooKeeperConnect(app, observed);
   if (connectString === '') return undefined;
   const delaySeconds = app.spec.failurePolicy?.rebalanceDelaySeconds ?? 0;
-  return { ...ref, connectString, partitions, departureDelayMs: delaySeconds * 1000 };
+  const replicas = app.spec.workers.replicas;
+  return { ...ref, connectString, partitions, departureDelayMs: delaySeconds * 1000, replicas };
 }
 
 /** True when a coordinator running `a` can keep running for `b`. */
@@ -51,6 +54,7 @@ export function sameSpec(a: CoordinatorSpec, b: CoordinatorSpec): boolean {
     a.app === b.app &&
     a.connectString === b.connectString &&
     a.partitions === b.partitions &&
-    a.departureDelayMs === b.departureDelayMs
+    a.departureDelayMs === b.departureDelayMs &&
+    a.replicas === b.replicas
   );
 }

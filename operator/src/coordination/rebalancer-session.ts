@@ -19,6 +19,7 @@ import type { Logger } from '../runtime/index.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
 import { OwnershipObserver } from './ownership-observer.ts';
 import type { Session } from './supervisor.ts';
+import { workerOrdinal } from '../model/names.ts';
 
 /** Client timeouts of a coordinator; defaults in {@link DEFAULT_ZOOKEEPER_TIMEOUTS}. */
 export interface ZooKeeperTimeouts {
@@ -121,6 +122,8 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
     client,
     partitions: spec.partitions,
     departureDelayMs: spec.departureDelayMs,
+    // A scale-down: the workers that will go give their partitions up before their pods stop.
+    retiring: (worker) => (workerOrdinal(spec.app, worker) ?? -1) >= spec.replicas,
     timers: options.timers,
     logger: rebalancerLogger(client, options.logger),
   });

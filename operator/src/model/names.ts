@@ -70,6 +70,13 @@ export function podName(statefulSet: string, ordinal: number): string {
   return `${statefulSet}-${ordinal}`;
 }
 
+/** The ordinal of a worker pod of `app` (`<app>-worker-<n>`), or undefined for any other name. */
+export function workerOrdinal(app: string, pod: string): number | undefined {
+  const prefix = `${appNames(app).workers}-`;
+  const rest = pod.startsWith(prefix) ? pod.slice(prefix.length) : '';
+  return /^(0|[1-9]\d*)$/.test(rest) ? Number(rest) : undefined;
+}
+
 /** Name of the volume claim template holding each ZooKeeper member's data. */
 export const ZOOKEEPER_DATA_VOLUME = 'data';
 

@@ -36,6 +36,8 @@ export interface Observed {
   clusterDomain?: string;
   /** The operator's pods for the NetworkPolicies; default {@link DEFAULT_OPERATOR_PEER}. */
   operator?: OperatorPeer;
+  /** The worker StatefulSet's size while a scale-down drains (see scale-down.ts); default `spec.workers.replicas`. */
+  workerReplicas?: number;
 }
 
 /** The cluster DNS domain to use: `observed.clusterDomain` or {@link DEFAULT_CLUSTER_DOMAIN}. */

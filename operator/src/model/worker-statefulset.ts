@@ -66,7 +66,7 @@ export function workerStatefulSet(app: DistributedApp, observed: Observed): Desi
     kind: 'StatefulSet',
     metadata: objectMeta(app, 'workers', names.workers, workers.image),
     spec: {
-      replicas: workers.replicas,
+      replicas: observed.workerReplicas ?? workers.replicas,
       serviceName: names.workersHeadless,
       podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },

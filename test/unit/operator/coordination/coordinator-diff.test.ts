@@ -13,7 +13,15 @@ import { storedApp } from './helpers.ts';
 const EXTERNAL = { external: { connectString: 'zk-a:2181,zk-b:2181/capstan' } };
 
 function spec(app: string, changes: Partial<CoordinatorSpec> = {}): CoordinatorSpec {
-  return { namespace: 'demo', app, connectString: 'zk:2181', partitions: 8, departureDelayMs: 0, ...changes };
+  return {
+    namespace: 'demo',
+    app,
+    connectString: 'zk:2181',
+    partitions: 8,
+    departureDelayMs: 0,
+    replicas: 3,
+    ...changes,
+  };
 }
 
 function byKey(...specs: CoordinatorSpec[]): Map<string, CoordinatorSpec> {
@@ -40,6 +48,7 @@ describe('desiredCoordinators', () => {
       connectString: workersGet,
       partitions: 32,
       departureDelayMs: 7_000,
+      replicas: 3,
     });
     expect(workersGet?.split(',')).toEqual([
       'shop-zookeeper-0.shop-zookeeper-headless.demo.svc.example.internal:2181',
@@ -82,6 +91,7 @@ describe('diffCoordinators', () => {
     ['connect string', { connectString: 'other:2181' }],
     ['partitions', { partitions: 16 }],
     ['departure delay', { departureDelayMs: 5_000 }],
+    ['worker count (the workers it drains)', { replicas: 2 }],
   ])('restarts a coordinator whose %s changed', (_what, change) => {
     const changed = spec('a', change);
     expect(diffCoordinators(byKey(changed, spec('b')), byKey(spec('a'), spec('b')))).toEqual({
