@@ -36,7 +36,8 @@ import {
 } from '../../hack/demo/kube-steps.ts';
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
 import { runLoad } from '../../workload/src/local/load.ts';
-import { testKubeconfig } from '../harness/kube.ts';
+import { killContainer } from '../../hack/local-cluster/containers.ts';
+import { eventsMatching, testKubeconfig } from '../harness/kube.ts';
 import { sampleOwners } from '../../hack/demo/owner-sampler.ts';
 
 const NAMESPACE = 'e2e-real';
@@ -276,6 +277,73 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       180_000,
     );
   }, 240_000);
+
+  it('scales down 3 -> 2: the partitions leave the worker that goes before its pod stops, with the leading operator killed with -9 meanwhile', async () => {
+    const going = `${APP}-worker-2`;
+    const goingIp = (await getJson<PodJson>(steps, ['pod', going, '-n', NAMESPACE]))?.status.podIP;
+    const lease = await getJson<{ spec?: { holderIdentity?: string } }>(steps, [
+      'lease',
+      'capstan-operator',
+      '-n',
+      OPERATOR_NAMESPACE,
+    ]);
+    const leader = await getJson<PodJson>(steps, [
+      'pod',
+      lease?.spec?.holderIdentity?.replace(/_[^_]*$/, '') ?? '',
+      '-n',
+      OPERATOR_NAMESPACE,
+    ]);
+    let stop = false;
+    const load = runLoad({
+      url: (i) => `${urls.haproxy}/v1/cache/scale-${i % 40}`,
+      concurrency: 4,
+      total: 100_000,
+      maxMs: 240_000,
+      stop: () => stop,
+    });
+    // What the going worker served when its pod was first seen terminating (undefined: not seen).
+    let servedWhenStopping: number[] | undefined;
+    const watch = (async () => {
+      while (!stop && servedWhenStopping === undefined) {
+        const pod = await getJson<PodJson>(steps, ['pod', going, '-n', NAMESPACE]);
+        if (pod === undefined) break;
+        if (pod.metadata.deletionTimestamp !== undefined) {
+          const response = await request(`http://${goingIp}:8080/_capstan/status`).catch(() => undefined);
+          servedWhenStopping = response ? ((await response.body.json()) as { owned: number[] }).owned : [];
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    await step(steps, 'kubectl', ['scale', 'dapp', APP, '-n', NAMESPACE, '--replicas=2']);
+    const killed = await killContainer(
+      leader!.status.containerStatuses!.find((c) => c.name === 'operator')!.containerID!,
+    );
+    const done = await waitFor(
+      `${going} gone and every partition served by the 2 others`,
+      async () => {
+        const app = await getJson<{ status?: { partitions?: PartitionsStatus & { owned?: number } } }>(
+          steps,
+          ['dapp', APP, '-n', NAMESPACE],
+        );
+        const pods = await appPods(steps, NAMESPACE, APP, 'worker');
+        const workers = Object.keys(app?.status?.partitions?.byWorker ?? {}).sort();
+        return pods.length === 2 && app?.status?.partitions?.owned === 64 ? workers : undefined;
+      },
+      180_000,
+    );
+    stop = true;
+    const [during] = await Promise.all([load, watch]);
+    const events = await eventsMatching(NAMESPACE, `involvedObject.name=${APP}`);
+    const reasons = new Set(events.map((e) => e.reason));
+    console.log(
+      `scale 3 -> 2 with the leader (${leader!.metadata.name}, pid ${killed}) killed: ${going} served ` +
+        `${JSON.stringify(servedWhenStopping)} when seen terminating; GETs meanwhile: ${during.ok} ok, ` +
+        `${during.failed} failed ${JSON.stringify(Object.fromEntries(during.failures))}`,
+    );
+    expect(done).toEqual([`${APP}-worker-0`, `${APP}-worker-1`]);
+    expect(servedWhenStopping).toEqual([]);
+    expect([reasons.has('DrainStarted'), reasons.has('DrainFinished')]).toEqual([true, true]);
+  }, 300_000);
 
   it('rolls the operator on helm upgrade with a changed value', async () => {
     const operatorPods = async (): Promise<PodJson[]> =>
