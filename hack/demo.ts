@@ -6,7 +6,8 @@
 //   4. a tiny upstream and examples/minimal.yaml in a namespace that enforces Pod Security restricted
 //   5. requests through the app's HAProxy Service from this machine; the upstream's fetch counts
 //   6. kill -9 of a worker container's process: the kubelet restarts it while the app keeps serving
-//   7. the operator's metrics
+//   7. kubectl scale dapp to 2 workers: the partitions leave the worker that goes before its pod stops
+//   8. the operator's metrics
 // At the end the demo stops the cluster it started (a cluster it reused keeps running);
 // DEMO_KEEP=1 leaves everything running and prints the commands to explore it.
 import { existsSync } from 'node:fs';
@@ -31,6 +32,7 @@ import {
   repoRoot,
   restrictedNamespace,
   getJson,
+  waitFor,
   serviceUrl,
   step,
   upstreamObjects,
@@ -136,6 +138,52 @@ async function failure(steps: Steps, urls: { haproxy: string; upstream: string }
   await shown(steps, 'kubectl', ['get', 'pod', kill.pod, '-n', NAMESPACE]);
 }
 
+/** `kubectl scale dapp` 3 -> 2 under load: the drain moves partitions first, then the pod stops. */
+async function scaleDown(steps: Steps, urls: { haproxy: string; upstream: string }): Promise<void> {
+  header('kubectl scale: partitions leave the worker that goes before its pod stops');
+  let stop = false;
+  const load = runLoad({
+    url: (i) => `${urls.haproxy}/v1/cache/scale-${i % 20}`,
+    concurrency: 4,
+    total: 100_000,
+    maxMs: 180_000,
+    stop: () => stop,
+  });
+  await (async () => {
+    await shown(steps, 'kubectl', ['scale', 'dapp', 'hello', '-n', NAMESPACE, '--replicas=2']);
+    await waitFor('two workers serving every partition', async () => {
+      const app = await getJson<{ status?: { partitions?: { owned?: number } } }>(steps, [
+        'dapp',
+        'hello',
+        '-n',
+        NAMESPACE,
+      ]);
+      const pods = await appPods(steps, NAMESPACE, 'hello', 'worker');
+      return pods.length === 2 && app?.status?.partitions?.owned === 64 ? true : undefined;
+    });
+  })().finally(() => (stop = true));
+  const during = await load;
+  out(`  GETs through HAProxy meanwhile: ${during.ok} ok, ${during.failed} failed`);
+  await shown(steps, 'kubectl', ['get', 'dapp', 'hello', '-n', NAMESPACE]);
+  const events = await step(steps, 'kubectl', [
+    'get',
+    'events',
+    '-n',
+    NAMESPACE,
+    '--field-selector',
+    'involvedObject.name=hello',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  ]);
+  out(
+    events.stdout
+      .split('\n')
+      .filter((l) => /^(REASON|Rebalanced|DrainStarted|DrainFinished)/.test(l))
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
+}
+
 /** The leading operator pod, from its Lease: `holderIdentity` is `<pod name>_<random>`. */
 async function leaderPod(steps: Steps): Promise<{ name: string; ip: string }> {
   const lease = await getJson<{ spec?: { holderIdentity?: string } }>(steps, [
@@ -203,6 +251,7 @@ async function flow(): Promise<void> {
   const urls = await app(steps);
   await requests(urls);
   await failure(steps, urls);
+  await scaleDown(steps, urls);
   await metrics(steps);
   explore(state, urls);
   out(`\nThe demo took ${seconds(Date.now() - started)}.`);
