@@ -107,6 +107,11 @@ export class AppCoordinator implements RemediationTarget {
     return true;
   }
 
+  /** Whether the worker's member node is registered; undefined while no session is open. */
+  isMember(worker: string): boolean | undefined {
+    return this.#access?.rebalancer.members.includes(worker);
+  }
+
   #report(state: SupervisorState): void {
     switch (state.state) {
       case 'opening':

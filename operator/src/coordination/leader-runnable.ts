@@ -5,7 +5,7 @@
  * coordinator and its ZooKeeper session before it resolves. A new leader starts from what ZooKeeper holds.
  */
 import { systemTimers } from '../../../common/src/timers.ts';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { DistributedApp } from '../api/schema.ts';
 import { deletePodFunc } from '../controller/delete-pod.ts';
 import { EventRecorder } from '../controller/events.ts';
@@ -98,6 +98,14 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
   const logger = options.logger.child({ component: 'coordination' });
   const events = new EventRecorder({ kubeConfig: manager.kubeConfig, instance: options.identity, logger });
   const pods = options.pods;
+  // Nodes, for workers on failed nodes: only the name, taints and Ready condition are kept.
+  const nodes =
+    pods === undefined
+      ? undefined
+      : manager.informer<V1Node>({
+          resource: { group: '', version: 'v1', plural: 'nodes' },
+          transform: nodeView,
+        }).store;
   const remediation =
     pods === undefined
       ? undefined
@@ -106,6 +114,7 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
           history: pods.history,
           metrics: new RemediationMetrics(manager.metrics.registry),
           deletePod: deletePodFunc(manager.kubeConfig),
+          ...(nodes === undefined ? {} : { nodes }),
           events,
           logger: logger.child({ step: 'remediation' }),
           clock: systemClock,
@@ -121,4 +130,13 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       ...(options.observations === undefined ? {} : { observations: options.observations }),
     }),
   );
+}
+
+function nodeView(node: V1Node): V1Node {
+  const ready = node.status?.conditions?.filter((c) => c.type === 'Ready') ?? [];
+  return {
+    metadata: { name: node.metadata?.name ?? '', resourceVersion: node.metadata?.resourceVersion ?? '' },
+    spec: { taints: node.spec?.taints ?? [] },
+    status: { conditions: ready.map((c) => ({ type: c.type, status: c.status })) },
+  };
 }

@@ -11,7 +11,7 @@
  * A worker that merely restarted gets nothing: its partitions wait for `rebalanceDelaySeconds`. Runs of one
  * app never overlap (a run asked for meanwhile follows). Failures are logged and retried on the next run.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { DistributedApp } from '../api/schema.ts';
 import type { StatusEvent } from '../model/status-events.ts';
 import type { OwnershipSummary } from '../model/status-partitions.ts';
@@ -20,6 +20,7 @@ import { workerApp, type PodHistory } from './pod-history.ts';
 import type { RemediationMetrics } from './remediation-metrics.ts';
 import type { StaleSessionRemoval } from './stale-session.ts';
 import { workerVerdicts, type WorkerVerdict } from './worker-verdicts.ts';
+import { nodeHealth } from './failed-nodes.ts';
 
 /** The app's coordinator session as the steps use it; both resolve undefined while no session is open. */
 export interface RemediationTarget {
@@ -28,10 +29,17 @@ export interface RemediationTarget {
     provenDead: ReadonlySet<string>,
   ): Promise<StaleSessionRemoval | undefined>;
   noticeLeaving(worker: string): Promise<true | undefined>;
+  /** Whether `members/<worker>` is registered (its session lives); undefined while no session is open. */
+  isMember(worker: string): boolean | undefined;
 }
 
-/** Deletes a pod if it still has `uid` (404 and 409 are success). */
-export type PodDeleter = (namespace: string, name: string, uid: string) => Promise<void>;
+/** Deletes a pod if it still has `uid` (404 and 409 are success); `force`: with no grace period. */
+export type PodDeleter = (
+  namespace: string,
+  name: string,
+  uid: string,
+  options?: { force?: boolean },
+) => Promise<void>;
 
 /** Options of {@link WorkerRemediation}. */
 export interface WorkerRemediationOptions {
@@ -39,12 +47,21 @@ export interface WorkerRemediationOptions {
   readonly history: PodHistory;
   readonly metrics: RemediationMetrics;
   readonly deletePod: PodDeleter;
+  /** The nodes (cluster-scoped cache); without it pods on failed nodes are left to session expiry. */
+  readonly nodes?: Store<V1Node>;
   readonly events?: { record(app: DistributedApp, event: StatusEvent): Promise<void> };
   readonly logger: Logger;
   readonly clock: Clock;
 }
 
 type Verdict<K extends WorkerVerdict['kind']> = Extract<WorkerVerdict, { kind: K }>;
+
+/** A worker pod on a failed node. */
+interface FailedNodePod {
+  readonly worker: string;
+  readonly uid: string;
+  readonly node: string;
+}
 
 /** See the module comment. */
 export class WorkerRemediation {
@@ -116,6 +133,7 @@ export class WorkerRemediation {
       await this.#noticeCrashLoop(app, verdict, pods, target);
       await this.#restartCrashLoop(app, verdict);
     }
+    for (const pod of pods) await this.#onFailedNode(app, pod, target, provenDead);
     // Forget loops of this app's pods that no longer loop (another app's runs leave its own alone).
     const uids = new Set(verdicts.map((v) => v.uid));
     for (const [uid, loop] of this.#loopingSince) {
@@ -128,6 +146,73 @@ export class WorkerRemediation {
     ]);
     const done = this.#doneFor(app);
     for (const key of done) if (!known.has(key.split(':')[1])) done.delete(key);
+  }
+
+  /**
+   * A worker pod on a failed node. Out of service (shut down): its process is dead, so its session is
+   * removed and its partitions move at once. NotReady or unreachable: its process may still run, so its
+   * partitions move only when its session expires; after that, and only with
+   * `forceDeletePodsOnFailedNodes`, the pod is force-deleted so its StatefulSet recreates it elsewhere.
+   * Without the opt-in a Warning event says why the pod stays.
+   */
+  async #onFailedNode(
+    app: DistributedApp,
+    pod: V1Pod,
+    target: RemediationTarget,
+    provenDead: ReadonlySet<string>,
+  ): Promise<void> {
+    const node = pod.spec?.nodeName ?? '';
+    const health = nodeHealth(this.#o.nodes?.get('', node));
+    if (health === 'ready') return;
+    const { name: worker = '', uid = '' } = pod.metadata ?? {};
+    const on = { worker, uid, node };
+    if (health === 'out-of-service') await this.#outOfService(app, on, target, provenDead);
+    else if (app.spec.failurePolicy?.forceDeletePodsOnFailedNodes === true)
+      await this.#forceDelete(app, on, target);
+    else await this.#reportStuck(app, on);
+  }
+
+  async #outOfService(
+    app: DistributedApp,
+    on: FailedNodePod,
+    target: RemediationTarget,
+    provenDead: ReadonlySet<string>,
+  ): Promise<void> {
+    const done = this.#doneFor(app);
+    if (done.has(`dead:${on.uid}`)) return;
+    const removal = await target.removeStaleSession(on.worker, new Set([...provenDead, on.worker]));
+    if (removal === undefined) return;
+    done.add(`dead:${on.uid}`);
+    this.#o.metrics.remediated('stale-session-removed');
+    this.#o.logger.info(
+      { namespace: app.metadata.namespace, ...on, ...removal },
+      'worker on an out-of-service node: its stale ZooKeeper session removed',
+    );
+  }
+
+  async #reportStuck(app: DistributedApp, on: FailedNodePod): Promise<void> {
+    const done = this.#doneFor(app);
+    if (done.has(`stuck:${on.uid}`)) return;
+    done.add(`stuck:${on.uid}`);
+    const message =
+      `worker pod ${on.worker} is on node ${on.node}, which is NotReady or unreachable: its partitions move when its ` +
+      'ZooKeeper session expires, and the pod stays until the node returns ' +
+      '(spec.failurePolicy.forceDeletePodsOnFailedNodes: true recreates it elsewhere)';
+    await this.#o.events?.record(app, { type: 'Warning', reason: 'WorkerOnFailedNode', message });
+  }
+
+  async #forceDelete(app: DistributedApp, on: FailedNodePod, target: RemediationTarget): Promise<void> {
+    const done = this.#doneFor(app);
+    // Fencing first: only once its session expired can nothing serve under this worker's name.
+    if (target.isMember(on.worker) !== false || done.has(`force:${on.uid}`)) return;
+    await this.#o.deletePod(app.metadata.namespace ?? '', on.worker, on.uid, { force: true });
+    done.add(`force:${on.uid}`);
+    this.#o.metrics.remediated('pod-force-deleted');
+    const message =
+      `force-deleted worker pod ${on.worker} on failed node ${on.node} after its ZooKeeper session expired, ` +
+      'so that its StatefulSet recreates it elsewhere';
+    this.#o.logger.warn({ namespace: app.metadata.namespace, ...on }, message);
+    await this.#o.events?.record(app, { type: 'Warning', reason: 'PodForceDeleted', message });
   }
 
   /** Drops everything kept for an app that is gone (its coordinator stopped for good). */
