@@ -190,7 +190,19 @@ export async function tearDownHostNetwork(): Promise<void> {
   await runQuietly('nft', ['delete', 'table', 'inet', GUARD_TABLE]);
   for (const family of ['ip', 'ip6']) await runQuietly('nft', ['delete', 'table', family, 'kube-proxy']);
   // The NetworkPolicy agent removes its chain when it stops; this covers an agent killed with -9.
-  await runQuietly('iptables', ['-w', '-t', 'mangle', '-D', 'POSTROUTING', '-j', NETPOL_CHAIN]);
-  for (const op of ['-F', '-X']) await runQuietly('iptables', ['-w', '-t', 'mangle', op, NETPOL_CHAIN]);
+  await removeChain('iptables', 'mangle', NETPOL_CHAIN, ['POSTROUTING']);
+  // The kubelets' chains, in case their tables were there before the cluster (restoreHost keeps those).
+  for (const command of ['iptables', 'ip6tables']) {
+    await removeChain(command, 'filter', 'KUBE-FIREWALL', ['INPUT', 'OUTPUT']);
+    for (const table of ['filter', 'nat', 'mangle'])
+      await removeChain(command, table, 'KUBE-KUBELET-CANARY', []);
+    await removeChain(command, 'mangle', 'KUBE-IPTABLES-HINT', []);
+  }
   await restoreHost();
+}
+
+/** Deletes an iptables chain and the jumps to it from `from`; absent ones are fine. */
+async function removeChain(command: string, table: string, chain: string, from: string[]): Promise<void> {
+  for (const builtIn of from) await runQuietly(command, ['-w', '-t', table, '-D', builtIn, '-j', chain]);
+  for (const op of ['-F', '-X']) await runQuietly(command, ['-w', '-t', table, op, chain]);
 }
