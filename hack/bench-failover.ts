@@ -24,7 +24,7 @@ import {
   waitFor,
   type Steps,
 } from './demo/kube-steps.ts';
-import { sampleOwners } from './demo/owner-sampler.ts';
+import { sampleOwners, workerStatus } from './demo/owner-sampler.ts';
 import { CAPSTAN_VERSION } from '../operator/src/api/limits.ts';
 import { runLoad } from '../workload/src/local/load.ts';
 
@@ -52,20 +52,11 @@ interface Round {
 
 type Case = 'restart' | 'pod-deleted';
 
-async function status(ip: string | undefined): Promise<{ workerId: string; owned: number[] } | undefined> {
-  if (ip === undefined) return undefined;
-  try {
-    const response = await fetch(`http://${ip}:8080/_capstan/status`, { signal: AbortSignal.timeout(1000) });
-    return response.ok ? ((await response.json()) as { workerId: string; owned: number[] }) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Which worker serves each partition now, by what the workers at `ips` say (a dead one says nothing). */
 async function servedBy(ips: (string | undefined)[]): Promise<Map<number, string>> {
   const served = new Map<number, string>();
-  for (const s of await Promise.all(ips.map(status)))
+  const known = ips.filter((ip): ip is string => ip !== undefined);
+  for (const s of await Promise.all(known.map((ip) => workerStatus(`http://${ip}:8080`))))
     for (const p of s?.owned ?? []) served.set(p, s!.workerId);
   return served;
 }

@@ -6,7 +6,8 @@ export interface OwnerSamples {
   doubles: { partition: number; workers: string[] }[];
 }
 
-async function owned(url: string): Promise<{ workerId: string; owned: number[] } | undefined> {
+/** A worker's `/_capstan/status` (its id and the partitions it serves), or undefined when it does not answer in 1 s. */
+export async function workerStatus(url: string): Promise<{ workerId: string; owned: number[] } | undefined> {
   try {
     const response = await request(`${url}/_capstan/status`, { headersTimeout: 1000, bodyTimeout: 1000 });
     if (response.statusCode !== 200) {
@@ -32,7 +33,7 @@ export async function sampleOwners(
   const result: OwnerSamples = { rounds: 0, doubles: [] };
   const deadline = Date.now() + maxMs;
   while (!stop() && Date.now() < deadline) {
-    const statuses = await Promise.all(workerUrls.map(owned));
+    const statuses = await Promise.all(workerUrls.map(workerStatus));
     const servedBy = new Map<number, string[]>();
     for (const status of statuses) {
       for (const p of status?.owned ?? []) servedBy.set(p, [...(servedBy.get(p) ?? []), status!.workerId]);

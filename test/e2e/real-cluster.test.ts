@@ -38,7 +38,7 @@ import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
 import { runLoad } from '../../workload/src/local/load.ts';
 import { killContainer } from '../../hack/local-cluster/containers.ts';
 import { eventsMatching, testKubeconfig } from '../harness/kube.ts';
-import { sampleOwners } from '../../hack/demo/owner-sampler.ts';
+import { sampleOwners, workerStatus } from '../../hack/demo/owner-sampler.ts';
 
 const NAMESPACE = 'e2e-real';
 const OPERATOR_NAMESPACE = 'capstan-system';
@@ -208,10 +208,9 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     const workerUrls = workers.map((p) => `http://${p.status.podIP}:8080`);
     const victimUrl = workerUrls[0]!;
     const ownedBy = async (url: string): Promise<number[]> =>
-      (
-        ((await (await request(`${url}/_capstan/status`)).body.json()) as { owned: number[] }).owned ?? []
-      ).sort((a, b) => a - b);
+      ((await workerStatus(url))?.owned ?? []).sort((a, b) => a - b);
     const ownedBefore = await ownedBy(victimUrl);
+    expect(ownedBefore.length).toBeGreaterThan(0);
     let stop = false;
     const load = runLoad({
       url: (i) => `${urls.haproxy}/v1/cache/during-kill-${i % 40}`,
@@ -227,7 +226,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       throw error;
     });
     const ownedAgain = await waitFor('the restarted worker serving its partitions again', async () => {
-      const now = await ownedBy(victimUrl).catch(() => []);
+      const now = await ownedBy(victimUrl);
       return now.length === ownedBefore.length ? now : undefined;
     });
     const servedAfterMs = Date.now() - killedAt;

@@ -12,9 +12,8 @@ import type { DistributedApp } from '../api/schema.ts';
 import { workerOrdinal } from './names.ts';
 import type { PartitionInput } from './status-partitions.ts';
 
-/** A drain in progress: the StatefulSet's size kept, and the workers still to give up partitions. */
+/** A drain in progress: the workers still to give up partitions (the StatefulSet keeps its size). */
 export interface WorkerDrain {
-  readonly keep: number;
   readonly draining: readonly string[];
 }
 
@@ -37,5 +36,5 @@ export function workerReplicas(
           .sort();
   const settled = partitions.state === 'observed' && partitions.ownership.claiming === 0;
   if (settled && draining.length === 0) return { replicas: target };
-  return { replicas: current, drain: { keep: current, draining } };
+  return { replicas: current, drain: { draining } };
 }

@@ -11,7 +11,7 @@ import type { V1Node } from '@kubernetes/client-node';
 
 export type NodeHealth = 'ready' | 'failed' | 'out-of-service';
 
-export const OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service';
+const OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service';
 const FAILURE_TAINTS = new Set(['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready']);
 
 export function nodeHealth(node: V1Node | undefined): NodeHealth {

@@ -56,6 +56,11 @@ export interface WorkerRemediationOptions {
 
 type Verdict<K extends WorkerVerdict['kind']> = Extract<WorkerVerdict, { kind: K }>;
 
+/** `namespace/name`: what the per-app records are kept under. */
+function appKey(app: DistributedApp): string {
+  return `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+}
+
 /** A worker pod on a failed node. */
 interface FailedNodePod {
   readonly worker: string;
@@ -84,7 +89,7 @@ export class WorkerRemediation {
 
   /** Runs the steps for `app` on `target`; resolves when done (never rejects). */
   run(app: DistributedApp, target: RemediationTarget): Promise<void> {
-    const key = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+    const key = appKey(app);
     const running = this.#running.get(key);
     if (running !== undefined) {
       this.#again.add(key);
@@ -137,7 +142,7 @@ export class WorkerRemediation {
     // Forget loops of this app's pods that no longer loop (another app's runs leave its own alone).
     const uids = new Set(verdicts.map((v) => v.uid));
     for (const [uid, loop] of this.#loopingSince) {
-      if (loop.app === `${namespace}/${name}` && !uids.has(uid)) this.#loopingSince.delete(uid);
+      if (loop.app === appKey(app) && !uids.has(uid)) this.#loopingSince.delete(uid);
     }
     // Steps of pods that are neither in the cache nor remembered as gone can never be needed again.
     const known = new Set([
@@ -225,7 +230,7 @@ export class WorkerRemediation {
   }
 
   #doneFor(app: DistributedApp): Set<string> {
-    const key = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+    const key = appKey(app);
     let done = this.#done.get(key);
     if (done === undefined) this.#done.set(key, (done = new Set()));
     return done;
@@ -245,7 +250,7 @@ export class WorkerRemediation {
   ): Promise<void> {
     const key = `dead:${verdict.uid}`;
     if (this.#doneFor(app).has(key)) return;
-    const failover = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}/${verdict.worker}`;
+    const failover = `${appKey(app)}/${verdict.worker}`;
     if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
     const removal = await target.removeStaleSession(verdict.worker, provenDead);
     if (removal === undefined) return;
@@ -261,7 +266,7 @@ export class WorkerRemediation {
 
   async #reportCrashLoop(app: DistributedApp, verdict: Verdict<'crash-looping'>): Promise<void> {
     if (!this.#loopingSince.has(verdict.uid)) {
-      const key = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}`;
+      const key = appKey(app);
       this.#loopingSince.set(verdict.uid, { app: key, since: this.#o.clock.now() });
     }
     const key = `report:${verdict.uid}`;
@@ -289,7 +294,7 @@ export class WorkerRemediation {
     if ((await target.noticeLeaving(verdict.worker)) === undefined) return;
     this.#doneFor(app).add(key);
     this.#o.metrics.remediated('crashloop-notice-written');
-    const failover = `${app.metadata.namespace ?? ''}/${app.metadata.name ?? ''}/${verdict.worker}`;
+    const failover = `${appKey(app)}/${verdict.worker}`;
     if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
   }
 

@@ -26,7 +26,7 @@ describe('workerReplicas', () => {
       5,
       observed({ 'shop-worker-0': 3, 'shop-worker-1': 3, 'shop-worker-2': 3, 'shop-worker-4': 3 }),
     );
-    expect(during).toEqual({ replicas: 5, drain: { keep: 5, draining: ['shop-worker-4'] } });
+    expect(during).toEqual({ replicas: 5, drain: { draining: ['shop-worker-4'] } });
   });
 
   it('keeps it while moved partitions are not yet claimed by their new owners', () => {
@@ -35,7 +35,7 @@ describe('workerReplicas', () => {
       5,
       observed({ 'shop-worker-0': 4, 'shop-worker-1': 4, 'shop-worker-2': 4 }, 2),
     );
-    expect(handing).toEqual({ replicas: 5, drain: { keep: 5, draining: [] } });
+    expect(handing).toEqual({ replicas: 5, drain: { draining: [] } });
   });
 
   it('keeps it until the coordinator has observed the assignment', () => {
