@@ -71,9 +71,9 @@ function zooKeeperContainer(zookeeper: ZooKeeperSpec): V1Container {
 /**
  * The ZooKeeper ensemble: one member per replica, each with a data volume claim, pods created in parallel
  * (members must see each other to form a quorum) and published in DNS before they are ready. Updates use
- * `OnDelete`: the reconciler restarts members itself (controller/zookeeper-roll.ts), one at a time, highest
- * ordinal first, only while every member is Ready so the ensemble keeps quorum. The pod template carries the
- * checksum of `zoo.cfg`.
+ * `OnDelete`: the reconciler restarts members itself (controller/zookeeper-roll.ts), one at a time, only while
+ * every member is Ready: followers first and the leader last while their `srvr` answers show a quorum, highest
+ * ordinal first when no member answers. The pod template carries the checksum of `zoo.cfg`.
  */
 export function zooKeeperStatefulSet(
   app: DistributedApp,

@@ -5,7 +5,8 @@
 export { HarnessError, type HarnessErrorCode } from './errors.ts';
 export { freePort, freePorts, LOOPBACK } from './ports.ts';
 export { ManagedProcess, spawnManaged, logTailSection, type ExitInfo, type ProcessSpec } from './process.ts';
-export { canConnect, tcpExchange, waitUntil, type ExchangeOptions, type WaitOptions } from './probes.ts';
+export { canConnect, waitUntil, type WaitOptions } from './probes.ts';
+export { tcpExchange, type ExchangeOptions } from '../../../common/src/tcp-exchange.ts';
 export { findBinary, hasBinary } from './binaries.ts';
 export { makeTempDir, removeDir } from './temp-dir.ts';
 export { startRedis, type RedisOptions, type RedisService } from './redis.ts';

@@ -2,44 +2,6 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError } from './errors.ts';
 
-/** Options of {@link tcpExchange}. */
-export interface ExchangeOptions {
-  /** Give up after this many milliseconds; default 1000. */
-  timeoutMs?: number;
-  /** Resolve as soon as the received text satisfies this (for servers that keep the connection open). */
-  until?: (received: string) => boolean;
-}
-
-/**
- * Sends `payload` to `host:port` and resolves with what came back, once the server closes the connection or
- * `until` holds. Rejects on connection errors and on timeout.
- */
-export function tcpExchange(
-  host: string,
-  port: number,
-  payload: string,
-  options: ExchangeOptions = {},
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const socket = connect({ host, port });
-    const finish = (error?: Error): void => {
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(received);
-    };
-    socket.setTimeout(options.timeoutMs ?? 1000, () => finish(new Error(`no answer from ${host}:${port}`)));
-    socket.setEncoding('utf8');
-    socket.once('connect', () => socket.write(payload));
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      if (options.until?.(received)) finish();
-    });
-    socket.once('end', () => finish());
-    socket.once('error', (error) => finish(error));
-  });
-}
-
 /** Whether `host:port` accepts a TCP connection within `timeoutMs` (default 500). */
 export function canConnect(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {

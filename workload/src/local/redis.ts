@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderRedisConfig } from '../../../common/src/redis-config.ts';
+import { tcpExchange } from '../../../common/src/tcp-exchange.ts';
 import { findBinary } from './binaries.ts';
 import { freePort, LOOPBACK } from './ports.ts';
 import { logTailSection, spawnManaged, type ManagedProcess } from './process.ts';
-import { tcpExchange, waitUntil } from './probes.ts';
+import { waitUntil } from './probes.ts';
 import { makeTempDir, removeDir } from './temp-dir.ts';
 
 /** Options of {@link startRedis}. */

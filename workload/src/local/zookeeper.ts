@@ -6,15 +6,19 @@ import {
   renderZooKeeperMyId,
   type ZooKeeperMember,
 } from '../../../common/src/zookeeper-config.ts';
+import {
+  fourLetterWord,
+  zooKeeperMode,
+  type ZooKeeperMode,
+} from '../../../common/src/zookeeper-four-letter.ts';
 import { findBinary } from './binaries.ts';
 import { HarnessError } from './errors.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
 import { logTailSection, spawnManaged, type ManagedProcess } from './process.ts';
-import { tcpExchange, waitUntil } from './probes.ts';
+import { waitUntil } from './probes.ts';
 import { makeTempDir, removeDir } from './temp-dir.ts';
 
-/** What `srvr` reports about a member; undefined when it does not answer or does not serve. */
-export type ZooKeeperMode = 'standalone' | 'leader' | 'follower' | 'observer';
+export type { ZooKeeperMode };
 
 /** Options of {@link startZooKeeper} and {@link startZooKeeperEnsemble}. */
 export interface ZooKeeperOptions {
@@ -168,7 +172,7 @@ async function createMember(setup: MemberSetup): Promise<ZooKeeperMemberHandle> 
     },
     pause: () => current?.pause(),
     resume: () => current?.resume(),
-    mode: () => memberMode(clientPort),
+    mode: () => zooKeeperMode(LOOPBACK, clientPort),
   };
   return member;
 }
@@ -224,20 +228,6 @@ function javaCommand(): { command: string; classpath: string } {
   return { command, classpath: `${ZOOKEEPER_JAR}:${SLF4J_SIMPLE_JAR}` };
 }
 
-async function memberMode(port: number): Promise<ZooKeeperMode | undefined> {
-  try {
-    const reply = await tcpExchange(LOOPBACK, port, 'srvr');
-    const mode = /^Mode: (\w+)/m.exec(reply)?.[1];
-    return isMode(mode) ? mode : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isMode(mode: string | undefined): mode is ZooKeeperMode {
-  return mode === 'standalone' || mode === 'leader' || mode === 'follower' || mode === 'observer';
-}
-
 function waitMemberServing(
   member: ZooKeeperMemberHandle,
   proc: ManagedProcess,
@@ -246,7 +236,7 @@ function waitMemberServing(
 ): Promise<void> {
   return waitUntil(
     async () => {
-      if ((await tcpExchange(LOOPBACK, member.port, 'ruok')) !== 'imok') return false;
+      if ((await fourLetterWord(LOOPBACK, member.port, 'ruok')) !== 'imok') return false;
       const mode = await member.mode();
       return standalone ? mode === 'standalone' : mode === 'leader' || mode === 'follower';
     },

@@ -143,6 +143,7 @@ describe('ZooKeeper rolling restarts (operator process)', () => {
     await sandbox?.cleanup();
   });
 
+  // kwok's stand-in pods have fake IPs that answer no `srvr`: the roller falls back to the ordinal order.
   it('restarts one member at a time, highest ordinal first, when the pod template changes', async () => {
     const before = await statefulSet(namespace);
     const watcher = new QuorumWatcher(namespace, 3);
