@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Stat } from 'node-zookeeper-client';
+import { ALL, digestId, type ZooKeeperAcl, type ZooKeeperPermission } from './zookeeper-acl.ts';
 import { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
 import { abandonConnection, dropConnection } from './zookeeper-raw-connection.ts';
 import { MODES, ZooKeeperTransaction } from './zookeeper-transaction.ts';
@@ -10,6 +10,7 @@ import type { CreateMode, TransactionOp } from './zookeeper-transaction.ts';
 export { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
 export { ZooKeeperTransaction } from './zookeeper-transaction.ts';
 export type { CreateMode } from './zookeeper-transaction.ts';
+export { digestId } from './zookeeper-acl.ts';
 
 /** Options of {@link connect}. Only `connectString` is required. */
 export interface ConnectOptions {
@@ -21,8 +22,13 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Deadline of every single operation; default the session timeout, then TIMEOUT. */
   operationTimeoutMs?: number;
-  /** Digest credentials. When set, every node this client creates is readable/writable only by this user. */
+  /** Digest credentials the client authenticates with (again on every new session). */
   auth?: { user: string; password: string };
+  /**
+   * ACL of the nodes this client creates (unless a call gives its own); default every permission for the
+   * `auth` user, or for the world without `auth`.
+   */
+  acl?: readonly ZooKeeperAcl[];
   /** Interval of the local liveness probe; default sessionTimeout / 6. */
   probeIntervalMs?: number;
   /**
@@ -95,9 +101,45 @@ interface WatchEntry {
   pending: boolean;
 }
 
-/** The digest id ZooKeeper computes for `user:password` (base64 of SHA-1). */
-export function digestId(user: string, password: string): string {
-  return `${user}:${createHash('sha1').update(`${user}:${password}`).digest('base64')}`;
+const PERMISSION_BITS: Record<ZooKeeperPermission, number> = {
+  read: zookeeper.Permission.READ,
+  write: zookeeper.Permission.WRITE,
+  create: zookeeper.Permission.CREATE,
+  delete: zookeeper.Permission.DELETE,
+  admin: zookeeper.Permission.ADMIN,
+};
+
+function toLibraryAcl(acl: readonly ZooKeeperAcl[]): ACL[] {
+  return acl.map((entry) => {
+    const bits = entry.perms.reduce((sum, p) => sum | PERMISSION_BITS[p], 0);
+    return new zookeeper.ACL(bits, new zookeeper.Id(entry.scheme, entry.id));
+  });
+}
+
+function fromLibraryAcl(acl: readonly ACL[]): ZooKeeperAcl[] {
+  return acl.map((entry) => {
+    // The library's ACL objects carry `permission`; its type declarations call it `perms`.
+    const bits = (entry as unknown as { permission: number }).permission;
+    return {
+      scheme: entry.id.scheme === 'world' ? 'world' : 'digest',
+      id: entry.id.id,
+      perms: ALL.filter((p) => (bits & PERMISSION_BITS[p]) !== 0),
+    };
+  });
+}
+
+function defaultAcl(options: ConnectOptions): readonly ZooKeeperAcl[] {
+  if (options.acl !== undefined) return options.acl;
+  const { auth } = options;
+  return auth
+    ? [{ scheme: 'digest', id: digestId(auth.user, auth.password), perms: ALL }]
+    : [{ scheme: 'world', id: 'anyone', perms: ALL }];
+}
+
+/** A node's ACL and its ACL version (`aversion`), for a conditional `setAcl`. */
+export interface NodeAcl {
+  acl: ZooKeeperAcl[];
+  version: number;
 }
 
 function toStat(stat: Stat): NodeStat {
@@ -147,10 +189,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     this.#sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
     this.#operationTimeoutMs = options.operationTimeoutMs ?? this.#sessionTimeoutMs;
     this.#now = options.now ?? Date.now;
-    const id = options.auth
-      ? new zookeeper.Id('digest', digestId(options.auth.user, options.auth.password))
-      : new zookeeper.Id('world', 'anyone');
-    this.#acls = [new zookeeper.ACL(zookeeper.Permission.ALL, id)];
+    this.#acls = toLibraryAcl(defaultAcl(options));
     this.#raw = this.#createRaw(options.session);
   }
 
@@ -206,12 +245,34 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     return this.#connected;
   }
 
-  /** Creates a node; parents must exist. Resolves the created path (differs for sequential modes). */
-  async create(path: string, data?: Buffer | string, mode: CreateMode = 'persistent'): Promise<string> {
+  /**
+   * Creates a node with `acl` (default the client's, see `ConnectOptions.acl`); parents must exist. Resolves
+   * the created path (differs for sequential modes).
+   */
+  async create(
+    path: string,
+    data?: Buffer | string,
+    mode: CreateMode = 'persistent',
+    acl?: readonly ZooKeeperAcl[],
+  ): Promise<string> {
     const payload = data === undefined ? undefined : Buffer.from(data);
+    const acls = acl === undefined ? this.#acls : toLibraryAcl(acl);
     return this.#call<string>('create', path, (raw, cb) =>
-      raw.create(path, payload ?? Buffer.alloc(0), this.#acls, MODES[mode], cb),
+      raw.create(path, payload ?? Buffer.alloc(0), acls, MODES[mode], cb),
     );
+  }
+
+  /** The node's ACL. NO_NODE when absent; NO_AUTH without read or admin on it. */
+  async getAcl(path: string): Promise<NodeAcl> {
+    const [acl, stat] = await this.#call<[ACL[], Stat]>('getAcl', path, (raw, cb) =>
+      raw.getACL(path, (error, acls, s) => cb(error, [acls, s])),
+    );
+    return { acl: fromLibraryAcl(acl), version: stat.aversion };
+  }
+
+  /** Replaces the node's ACL if its ACL version is `version` (-1: any). NO_AUTH without admin on it. */
+  async setAcl(path: string, acl: readonly ZooKeeperAcl[], version = -1): Promise<void> {
+    await this.#call<Stat>('setAcl', path, (raw, cb) => raw.setACL(path, toLibraryAcl(acl), version, cb));
   }
 
   /** Reads data and stat. NO_NODE when absent. */
@@ -249,8 +310,12 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     return [...names].sort();
   }
 
-  /** Creates `path` and any missing parents as persistent nodes; existing ones are left as they are. */
+  /**
+   * Creates `path` and any missing parents as persistent nodes; existing ones are left as they are. An
+   * existing `path` is found without creating anything, so this needs no create permission on its parents.
+   */
   async mkdirp(path: string): Promise<void> {
+    if ((await this.exists(path)) !== undefined) return;
     await this.#call<string>('mkdirp', path, (raw, cb) => raw.mkdirp(path, this.#acls, cb));
   }
 

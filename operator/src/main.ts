@@ -15,6 +15,7 @@ import { PartitionObservations } from './coordination/partition-observations.ts'
 import { addDistributedAppController } from './controller/setup.ts';
 import { PodHistory } from './remediation/pod-history.ts';
 import { buildHealthServer, createLogger, Manager, systemClock, type Logger } from './runtime/index.ts';
+import { fourLetterModeProbe } from './controller/zookeeper-roll.ts';
 
 function kubeConfig(config: OperatorConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -77,10 +78,13 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
     ...clusterDomain,
     ...(observations === undefined ? {} : { partitions: observations }),
     ...(podHistory === undefined ? {} : { podHandler: podHistory }),
+    // Asking members their role is talking to ZooKeeper: only an operator that coordinates does it.
+    ...(config.coordinate ? { modeProbe: fourLetterModeProbe } : {}),
   });
   if (observations !== undefined)
     addCoordination(manager, {
       apps: caches.apps,
+      secrets: caches.secrets,
       identity,
       logger: log,
       observations,

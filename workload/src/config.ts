@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { workerAccess, type ClientAccess } from '../../common/src/zookeeper-acl.ts';
 import { DEFAULT_MOVE_WAIT_MS } from './plugins/partition-router.ts';
 
 /** A configuration value that is missing or invalid. `variables` names every offending variable. */
@@ -26,7 +27,11 @@ export interface WorkerConfig {
   port: number;
   /** Base URL other workers use to reach this one (`http://host:port`). */
   advertiseAddress: string;
-  zookeeper: { connectString: string; sessionTimeoutMs: number };
+  /**
+   * `access`: the app's worker identity and the ACL of the nodes the worker creates (see zookeeper-acl.ts),
+   * from CAPSTAN_ZOOKEEPER_PASSWORD and CAPSTAN_ZOOKEEPER_OPERATOR_ID; without them, nodes open to the world.
+   */
+  zookeeper: { connectString: string; sessionTimeoutMs: number; access?: ClientAccess };
   redis: { url: string; password: string | undefined; commandTimeoutMs: number };
   upstream: { url: string | undefined; timeoutMs: number };
   cacheTtlSeconds: number;
@@ -174,6 +179,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     zookeeper: {
       connectString: r.string('CAPSTAN_ZOOKEEPER_CONNECT'),
       sessionTimeoutMs: r.int('CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 }),
+      ...zooKeeperAccess(r),
     },
     redis: {
       url: r.url('CAPSTAN_REDIS_URL', ['redis:', 'rediss:'], true) ?? '',
@@ -193,6 +199,28 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+function zooKeeperAccess(r: Reader): { access?: ClientAccess } {
+  const password = r.optional('CAPSTAN_ZOOKEEPER_PASSWORD');
+  const operatorId = r.optional('CAPSTAN_ZOOKEEPER_OPERATOR_ID');
+  if (password === undefined && operatorId === undefined) return {};
+  if (password === undefined || operatorId === undefined) {
+    const missing = password === undefined ? 'CAPSTAN_ZOOKEEPER_PASSWORD' : 'CAPSTAN_ZOOKEEPER_OPERATOR_ID';
+    r.problems.push({
+      variable: missing,
+      message: 'is required with the other of CAPSTAN_ZOOKEEPER_PASSWORD and CAPSTAN_ZOOKEEPER_OPERATOR_ID',
+    });
+    return {};
+  }
+  if (!/^[^:]+:[A-Za-z0-9+/]+=*$/.test(operatorId)) {
+    r.problems.push({
+      variable: 'CAPSTAN_ZOOKEEPER_OPERATOR_ID',
+      message: 'must be a ZooKeeper digest id (user:base64 of the SHA-1 of user:password)',
+    });
+    return {};
+  }
+  return { access: workerAccess(password, operatorId) };
 }
 
 function incarnationConfig(r: Reader): WorkerConfig['incarnation'] {

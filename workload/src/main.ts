@@ -43,7 +43,8 @@ function throttled(log: (message: string, error: Error) => void, intervalMs: num
 async function connectZooKeeper(config: WorkerConfig, log: Logger): Promise<ZooKeeperClient> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connect({ ...config.zookeeper, connectTimeoutMs: config.zookeeper.sessionTimeoutMs });
+      const { connectString, sessionTimeoutMs, access } = config.zookeeper;
+      return await connect({ connectString, sessionTimeoutMs, connectTimeoutMs: sessionTimeoutMs, ...access });
     } catch (error) {
       log.warn({ err: error, attempt }, 'zookeeper not reachable yet; retrying');
       await sleep(Math.min(500 * attempt, 5000));

@@ -1,7 +1,7 @@
 /**
  * The DistributedApp reconciler. Each reconcile, level-triggered from the caches:
  *  1. read the app (gone or being deleted: garbage collection removes what it owned);
- *  2. observe the inputs of the builders (Redis password, referenced Secrets);
+ *  2. observe the inputs of the builders (generated ZooKeeper credentials and Redis password, referenced Secrets);
  *  3. build the desired objects (pure builders, in dependency order);
  *  4. apply each through the server-side-apply helper (no write when already applied);
  *  5. prune objects it owns that are no longer wanted (e.g. Redis after switching to an external one);
@@ -38,13 +38,13 @@ import { applyObject, deleteObject, type ApplyObject } from './apply.ts';
 import { failingReasons } from './cache-views.ts';
 import { ControllerError } from './errors.ts';
 import type { EventRecorder } from './events.ts';
-import { redisPassword } from './redis-password.ts';
+import { redisPassword, zooKeeperCredentials } from './generated-secrets.ts';
 import { describeMissing, missingSecrets, secretHasKey } from './referenced-secrets.ts';
 import { OWNED_RESOURCES, type OwnedKind } from './resources.ts';
 import type { StatusWriter } from './status-writer.ts';
 import { withTrouble, type Trouble } from './trouble.ts';
 import type { AppCaches } from './watches.ts';
-import { ROLL_POLL_MS, ZooKeeperRoller } from './zookeeper-roll.ts';
+import { ROLL_POLL_MS, ZooKeeperRoller, type ZooKeeperModeProbe } from './zookeeper-roll.ts';
 import { workerReplicas, type WorkerDrain } from '../model/scale-down.ts';
 
 /** Options of `DistributedAppReconciler`. */
@@ -60,6 +60,8 @@ export interface DistributedAppReconcilerOptions {
   readonly operatorPeer?: OperatorPeer;
   /** What the partition coordinators observed; absent: this operator does not coordinate (`--coordinate=false`). */
   readonly partitions?: PartitionObservationSource;
+  /** How ZooKeeper members are asked their role during a roll; default none (rolls by ordinal). */
+  readonly modeProbe?: ZooKeeperModeProbe;
   readonly clock?: Clock;
 }
 
@@ -110,10 +112,10 @@ export class DistributedAppReconciler implements Reconciler {
     const { caches, kubeConfig } = this.#o;
     const sentry = app.spec.errorReporting?.sentry?.dsnSecretRef;
     const namespace = app.metadata.namespace ?? '';
+    const secrets = { kubeConfig, secrets: caches.secrets, signal };
     return {
-      ...(app.spec.cache.redis === undefined
-        ? {}
-        : { redisPassword: await redisPassword(app, { kubeConfig, secrets: caches.secrets, signal }) }),
+      zooKeeperCredentials: await zooKeeperCredentials(app, secrets),
+      ...(app.spec.cache.redis === undefined ? {} : { redisPassword: await redisPassword(app, secrets) }),
       ...(sentry === undefined
         ? {}
         : {

@@ -13,6 +13,7 @@ import { DistributedAppReconciler } from './distributed-app-reconciler.ts';
 import { EventRecorder } from './events.ts';
 import { StatusWriter } from './status-writer.ts';
 import { watchDistributedApps, type AppCaches } from './watches.ts';
+import type { ZooKeeperModeProbe } from './zookeeper-roll.ts';
 
 /** Options of `addDistributedAppController`. */
 export interface DistributedAppControllerOptions {
@@ -37,6 +38,8 @@ export interface DistributedAppControllerOptions {
   readonly partitions?: PartitionObservationSource;
   /** Also hears every pod event of the pod cache (the worker-pod history of the coordinators). */
   readonly podHandler?: EventHandler<V1Pod>;
+  /** How ZooKeeper members are asked their role during a roll; default none (rolls by ordinal). */
+  readonly modeProbe?: ZooKeeperModeProbe;
 }
 
 /** The controller and the caches it reads. */
@@ -75,6 +78,7 @@ export function addDistributedAppController(
     ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
     ...(options.operatorPeer === undefined ? {} : { operatorPeer: options.operatorPeer }),
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+    ...(options.modeProbe === undefined ? {} : { modeProbe: options.modeProbe }),
   });
   options.partitions?.subscribe((ref) => controller.enqueue({ namespace: ref.namespace, name: ref.app }));
   if ((options.syncPeriodMs ?? 0) > 0) {

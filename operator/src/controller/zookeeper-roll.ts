@@ -23,7 +23,8 @@
  * Either way at most one member is down for a restart at a time. An ensemble of one member is restarted
  * when it answers `standalone` (or leader) or answers nothing: that restart is unavoidably an outage.
  * `zooKeeperRollPlan` decides from what was observed (pure); `ZooKeeperRoller` does the asking and the
- * deleting, through a `ZooKeeperModeProbe` (default: the four-letter words of common/).
+ * deleting, through a `ZooKeeperModeProbe`. Without one (an operator run with `--coordinate=false`, which
+ * talks to no ensemble at all) every roll takes the fallback of step 4.
  */
 import type { KubeConfig, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { zooKeeperMode, type ZooKeeperMode } from '../../../common/src/zookeeper-four-letter.ts';
@@ -222,7 +223,7 @@ export interface ZooKeeperRollerOptions {
   readonly caches: AppCaches;
   readonly events: EventRecorder;
   readonly logger: Logger;
-  /** How members are asked their role; default `fourLetterModeProbe`. */
+  /** How members are asked their role (`fourLetterModeProbe` in the operator); default none: never asked. */
   readonly modeProbe?: ZooKeeperModeProbe;
 }
 
@@ -250,13 +251,13 @@ function roleText(plan: ZooKeeperRollPlan): string {
 /** Restarts out-of-date ZooKeeper members of an app one at a time; see the module comment. */
 export class ZooKeeperRoller {
   readonly #o: ZooKeeperRollerOptions;
-  readonly #probe: ZooKeeperModeProbe;
+  readonly #probe: ZooKeeperModeProbe | undefined;
   /** The basis of each app's last step in a roll, so a fallback or a wait is logged once, not every step. */
   readonly #basis = new Map<string, RollBasis>();
 
   constructor(options: ZooKeeperRollerOptions) {
     this.#o = options;
-    this.#probe = options.modeProbe ?? fourLetterModeProbe;
+    this.#probe = options.modeProbe;
   }
 
   /**
@@ -276,7 +277,10 @@ export class ZooKeeperRoller {
     if (unasked.outOfDate.length === 0) return this.#idle(key);
     // Members are asked only when one could be restarted: a roll waiting for a member costs no I/O.
     if (unasked.next === undefined) return 'rolling';
-    const modes = await observeZooKeeperModes(zooKeeperMembers(set, pods), this.#probe, signal);
+    const modes =
+      this.#probe === undefined
+        ? NO_ANSWERS
+        : await observeZooKeeperModes(zooKeeperMembers(set, pods), this.#probe, signal);
     const plan = zooKeeperRollPlan(set, pods, modes);
     this.#explain(key, plan, modes);
     const pod = pods.find((p) => podName(p) === plan.next);

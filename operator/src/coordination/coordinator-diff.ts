@@ -4,7 +4,13 @@
  */
 import type { DistributedApp } from '../api/schema.ts';
 import type { Observed } from '../model/observed.ts';
-import { coordinatorKey, coordinatorSpec, sameSpec, type CoordinatorSpec } from './coordinator-spec.ts';
+import {
+  coordinatorKey,
+  coordinatorSpec,
+  sameSpec,
+  type CoordinatorSpec,
+  type CredentialSource,
+} from './coordinator-spec.ts';
 
 /** What to change: `stop` keys first, then `start` specs (a changed spec is in both: a restart). */
 export interface CoordinatorDiff {
@@ -12,15 +18,24 @@ export interface CoordinatorDiff {
   readonly stop: readonly string[];
 }
 
-/** The coordinator of every app that needs one, by {@link coordinatorKey}. */
+/**
+ * The coordinator of every app that needs one, by {@link coordinatorKey}. With `credentials`, an app whose
+ * credentials are not there yet (the reconciler has not created its Secret) gets none until they are.
+ */
 export function desiredCoordinators(
   apps: readonly DistributedApp[],
   observed: Observed,
+  credentials?: CredentialSource,
 ): Map<string, CoordinatorSpec> {
   const desired = new Map<string, CoordinatorSpec>();
   for (const app of apps) {
     const spec = coordinatorSpec(app, observed);
-    if (spec !== undefined) desired.set(coordinatorKey(spec), spec);
+    if (spec === undefined) continue;
+    if (credentials === undefined) desired.set(coordinatorKey(spec), spec);
+    else {
+      const found = credentials(spec);
+      if (found !== undefined) desired.set(coordinatorKey(spec), { ...spec, credentials: found });
+    }
   }
   return desired;
 }

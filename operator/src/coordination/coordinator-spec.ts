@@ -1,8 +1,10 @@
 /**
- * What one app's coordinator runs with, derived from the DistributedApp alone (pure): the ZooKeeper
- * connect string the workers get, the partition count, the departure delay and the worker count. Two specs that are
+ * What one app's coordinator runs with, derived from the DistributedApp (pure): the ZooKeeper
+ * connect string the workers get, the partition count, the departure delay and the worker count, plus the
+ * app's ZooKeeper credentials from its Secret. Two specs that are
  * {@link sameSpec} need no restart of the coordinator.
  */
+import type { AppCredentials } from '../../../common/src/zookeeper-acl.ts';
 import type { DistributedApp } from '../api/schema.ts';
 import type { Observed } from '../model/observed.ts';
 import { zooKeeperConnect } from '../model/zookeeper-config-map.ts';
@@ -19,7 +21,18 @@ export interface CoordinatorSpec {
   readonly departureDelayMs: number;
   /** `spec.workers.replicas`: workers of a higher ordinal are drained (own nothing) before they stop. */
   readonly replicas: number;
+  /**
+   * The app's ZooKeeper credentials (its Secret): the coordinator authenticates as the app's operator and
+   * keeps the subtree's ACLs (common/src/zookeeper-acl.ts). Without them nodes are open to the world.
+   */
+  readonly credentials?: AppCredentials;
 }
+
+/** The app's ZooKeeper credentials, or undefined while its Secret does not hold them yet. */
+export type CredentialSource = (ref: {
+  readonly namespace: string;
+  readonly app: string;
+}) => AppCredentials | undefined;
 
 /** `namespace/app`, the key of a coordinator. */
 export function coordinatorKey(ref: { readonly namespace: string; readonly app: string }): string {
@@ -55,6 +68,8 @@ export function sameSpec(a: CoordinatorSpec, b: CoordinatorSpec): boolean {
     a.connectString === b.connectString &&
     a.partitions === b.partitions &&
     a.departureDelayMs === b.departureDelayMs &&
-    a.replicas === b.replicas
+    a.replicas === b.replicas &&
+    a.credentials?.operatorPassword === b.credentials?.operatorPassword &&
+    a.credentials?.workerPassword === b.credentials?.workerPassword
   );
 }

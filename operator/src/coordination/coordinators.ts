@@ -20,7 +20,7 @@ import { AppCoordinator } from './app-coordinator.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import type { CoordinationMetrics } from './coordination-metrics.ts';
 import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
-import { coordinatorKey, type CoordinatorSpec } from './coordinator-spec.ts';
+import { coordinatorKey, type CoordinatorSpec, type CredentialSource } from './coordinator-spec.ts';
 import { unowned } from './ownership-summary.ts';
 import type { PartitionObservations } from './partition-observations.ts';
 import type { WorkerRemediation } from '../remediation/worker-remediation.ts';
@@ -58,6 +58,11 @@ export interface CoordinatorsOptions {
   readonly backoff?: BackoffPolicy;
   /** Default {@link DEFAULT_ZOOKEEPER_TIMEOUTS}. */
   readonly timeouts?: ZooKeeperTimeouts;
+  /**
+   * Each app's ZooKeeper credentials (its Secret); an app gets its coordinator once they exist. Default:
+   * none, every node open to the world (tests of the rebalancing alone).
+   */
+  readonly credentials?: CredentialSource;
   /** Makes each app's ZooKeeper client; default the real one (tests wrap it to reach the sessions). */
   readonly createClient?: RebalancerSessionOptions['createClient'];
 }
@@ -84,7 +89,7 @@ export class Coordinators {
   /** Brings the running coordinators in line with the cache; returns what it changed. */
   sync(): CoordinatorDiff {
     if (this.#closed) return { start: [], stop: [] };
-    const desired = desiredCoordinators(this.#o.apps.list(), this.#o.observed ?? {});
+    const desired = desiredCoordinators(this.#o.apps.list(), this.#o.observed ?? {}, this.#o.credentials);
     const running = new Map([...this.#running].map(([key, c]) => [key, c.spec]));
     const diff = diffCoordinators(desired, running);
     for (const key of diff.stop) this.#stop(key, !desired.has(key));

@@ -5,9 +5,11 @@
  * coordinator and its ZooKeeper session before it resolves. A new leader starts from what ZooKeeper holds.
  */
 import { systemTimers } from '../../../common/src/timers.ts';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { DistributedApp } from '../api/schema.ts';
 import { deletePodFunc } from '../controller/delete-pod.ts';
+import { credentialsOf } from '../controller/generated-secrets.ts';
+import { appNames } from '../model/names.ts';
 import { EventRecorder } from '../controller/events.ts';
 import type { PodHistory } from '../remediation/pod-history.ts';
 import { RemediationMetrics } from '../remediation/remediation-metrics.ts';
@@ -21,6 +23,7 @@ import {
   type Store,
 } from '../runtime/index.ts';
 import { CoordinationMetrics } from './coordination-metrics.ts';
+import type { CredentialSource } from './coordinator-spec.ts';
 import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
 import type { PartitionObservations } from './partition-observations.ts';
 
@@ -76,6 +79,11 @@ export function coordinationRunnable(options: CoordinationRunnableOptions): Runn
 export interface AddCoordinationOptions {
   /** The DistributedApp cache (`caches.apps` of the controller). */
   readonly apps: Store<DistributedApp>;
+  /**
+   * The Secret cache (`caches.secrets` of the controller), where each app's ZooKeeper credentials are; an app
+   * gets its coordinator once they exist. Default: none, every ZooKeeper node open (tests of rebalancing alone).
+   */
+  readonly secrets?: Store<V1Secret>;
   /** This operator instance, named in the events it records. */
   readonly identity: string;
   readonly logger: Logger;
@@ -125,11 +133,16 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       metrics: new CoordinationMetrics(manager.metrics.registry),
       events,
       logger,
+      ...(options.secrets === undefined ? {} : { credentials: credentialSource(options.secrets) }),
       ...(remediation === undefined ? {} : { remediation, podHistory: pods?.history }),
       ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
       ...(options.observations === undefined ? {} : { observations: options.observations }),
     }),
   );
+}
+
+function credentialSource(secrets: Store<V1Secret>): CredentialSource {
+  return (ref) => credentialsOf(secrets.get(ref.namespace, appNames(ref.app).zookeeperAuth));
 }
 
 function nodeView(node: V1Node): V1Node {

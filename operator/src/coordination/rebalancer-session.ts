@@ -8,11 +8,14 @@
  * session. Beside the rebalancer an {@link OwnershipObserver} reports the app's partition ownership and
  * times rebalances. Closing stops both and closes the session.
  *
- * ACLs: nodes are created with the client's default open ACL (`world:anyone`), as the Rebalancer has
- * always done; the per-app digest ACLs of DESIGN section 4 are not implemented here yet.
+ * ACLs: with the app's credentials in the spec the client authenticates as the app's operator, and before
+ * the rebalancer starts the subtree is made to carry the ACLs of common/src/zookeeper-acl.ts (nodes made
+ * before, open to the world, are tightened). Without credentials every node is open.
  */
 import { Rebalancer, type RebalanceResult, type RebalancerOptions } from '../../../common/src/rebalancer.ts';
 import type { Timers } from '../../../common/src/timers.ts';
+import { ensureAppTree } from '../../../common/src/app-tree.ts';
+import { operatorAccess } from '../../../common/src/zookeeper-acl.ts';
 import { ZooKeeperClient, type ConnectOptions } from '../../../common/src/zookeeper-client.ts';
 import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger } from '../runtime/index.ts';
@@ -105,8 +108,8 @@ function rebalancerLogger(client: ZooKeeperClient, logger: Logger): NonNullable<
 /** Connects, starts the rebalancer and returns the session; see the module comment. */
 export async function openRebalancerSession(options: RebalancerSessionOptions): Promise<Session> {
   const { spec, signal, timeouts } = options;
-  // No `auth`: the open ACL, see the module comment.
-  const settings: ConnectOptions = { connectString: spec.connectString, ...timeouts };
+  const access = spec.credentials === undefined ? {} : operatorAccess(spec.credentials);
+  const settings: ConnectOptions = { connectString: spec.connectString, ...timeouts, ...access };
   const client = (options.createClient ?? ((o: ConnectOptions) => new ZooKeeperClient(o)))(settings);
   // Not closed while its first connection is in progress, not even on abort: node-zookeeper-client, closed
   // then, can take the server's late handshake answer for the reply to its close request and throw from a
@@ -146,7 +149,13 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
     await client.close();
     await stopped;
   };
-  await abortable(rebalancer.start(), signal, release);
+  const credentials = spec.credentials;
+  const ready = credentials === undefined ? Promise.resolve() : ensureAppTree(client, spec, credentials);
+  await abortable(
+    ready.then(() => rebalancer.start()),
+    signal,
+    release,
+  );
   observer.start();
   options.onAccess?.({ client, rebalancer });
   // An expiry while the rebalancer started is not lost: the client then opens a fresh session and re-arms

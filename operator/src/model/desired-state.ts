@@ -24,6 +24,7 @@ import { redisService } from './redis-service.ts';
 import { workersHeadlessService } from './worker-services.ts';
 import { workerStatefulSet } from './worker-statefulset.ts';
 import { zooKeeperConfigMap } from './zookeeper-config-map.ts';
+import { zooKeeperSecret } from './zookeeper-secret.ts';
 import { zooKeeperClientService, zooKeeperHeadlessService } from './zookeeper-services.ts';
 import { zooKeeperStatefulSet } from './zookeeper-statefulset.ts';
 
@@ -83,17 +84,18 @@ function haproxyObjects(app: DistributedApp, haproxy: HAProxySpec, observed: Obs
 }
 
 /**
- * Every object the app needs, in the order to apply them: ZooKeeper, then Redis, then the workers that use
+ * Every object the app needs, in the order to apply them: the ZooKeeper credentials, ZooKeeper, then Redis, then the workers that use
  * both, then HAProxy in front of the workers; within a component, Secrets and ConfigMaps before the
  * Services, NetworkPolicies and workloads that use them, and each PodDisruptionBudget last. An external
  * Redis or ZooKeeper yields no objects for that component (the workers get its address as given). Pure:
  * the same inputs give the same objects. Throws `ModelInputError` when the app has no name, namespace or
- * uid, or runs an in-cluster Redis and `observed.redisPassword` is missing.
+ * uid, lacks `observed.zooKeeperCredentials`, or runs an in-cluster Redis and `observed.redisPassword` is missing.
  */
 export function desiredState(app: DistributedApp, observed: Observed): DesiredObject[] {
   const { zookeeper } = app.spec.coordination;
   const { redis } = app.spec.cache;
   return [
+    zooKeeperSecret(app, observed),
     ...(zookeeper === undefined ? [] : zooKeeperObjects(app, zookeeper, observed)),
     ...(redis === undefined ? [] : redisObjects(app, redis, observed)),
     ...workerObjects(app, observed),

@@ -16,6 +16,7 @@ const SUFFIX = {
   zookeeper: '-zookeeper',
   zookeeperHeadless: '-zookeeper-headless',
   zookeeperConfig: '-zookeeper-config',
+  zookeeperAuth: '-zookeeper-auth',
   redis: '-redis',
   redisConfig: '-redis-config',
   redisAuth: '-redis-auth',
@@ -33,6 +34,8 @@ export interface AppNames {
   zookeeperHeadless: string;
   /** ConfigMap with `zoo.cfg`: `<app>-zookeeper-config`. */
   zookeeperConfig: string;
+  /** Secret with the generated ZooKeeper digest passwords of the operator and the workers: `<app>-zookeeper-auth`. */
+  zookeeperAuth: string;
   /** Redis Deployment, Service and NetworkPolicy: `<app>-redis`. */
   redis: string;
   /** ConfigMap with `redis.conf`: `<app>-redis-config`. */
@@ -55,6 +58,7 @@ export function appNames(app: string): AppNames {
     zookeeper: app + SUFFIX.zookeeper,
     zookeeperHeadless: app + SUFFIX.zookeeperHeadless,
     zookeeperConfig: app + SUFFIX.zookeeperConfig,
+    zookeeperAuth: app + SUFFIX.zookeeperAuth,
     redis: app + SUFFIX.redis,
     redisConfig: app + SUFFIX.redisConfig,
     redisAuth: app + SUFFIX.redisAuth,

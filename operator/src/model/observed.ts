@@ -3,6 +3,8 @@
  * else: no clock, environment or randomness.
  */
 
+import type { AppCredentials } from '../../../common/src/zookeeper-acl.ts';
+
 /** Pods of the operator, which may reach Redis and ZooKeeper through the NetworkPolicies. */
 export interface OperatorPeer {
   /** Namespace the operator runs in (matched by its `kubernetes.io/metadata.name` label). */
@@ -27,6 +29,11 @@ export interface Observed {
    * Required when the app runs an in-cluster Redis.
    */
   redisPassword?: string;
+  /**
+   * The app's ZooKeeper digest passwords (operator and workers): generated once by the reconciler and
+   * afterwards read back from the existing Secret. Required.
+   */
+  zooKeeperCredentials?: AppCredentials;
   /**
    * Whether the Secret named by `spec.errorReporting.sentry.dsnSecretRef` exists. When false the workers get
    * no SENTRY_DSN (they start and report errors only to their logs); unknown (undefined) counts as present.

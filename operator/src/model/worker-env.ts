@@ -8,6 +8,7 @@ import { PORTS } from './ports.ts';
 import { REDIS_PASSWORD_KEY } from './redis-secret.ts';
 import { redisUrl } from './redis-service.ts';
 import { zooKeeperConnect } from './zookeeper-config-map.ts';
+import { ZOOKEEPER_SECRET_KEYS } from './zookeeper-secret.ts';
 
 /** The Redis password variable: from the generated Secret, from the external one, or none. */
 function redisPasswordEnv(app: DistributedApp): V1EnvVar[] {
@@ -19,6 +20,16 @@ function redisPasswordEnv(app: DistributedApp): V1EnvVar[] {
   return ref === undefined
     ? []
     : [{ name: 'CAPSTAN_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
+}
+
+/** The workers' ZooKeeper identity: their password and the operator's digest id, from the app's Secret. */
+function zooKeeperAccessEnv(app: DistributedApp): V1EnvVar[] {
+  const name = appNames(appIdentity(app).name).zookeeperAuth;
+  const fromSecret = (key: string): V1EnvVar['valueFrom'] => ({ secretKeyRef: { name, key } });
+  return [
+    { name: 'CAPSTAN_ZOOKEEPER_PASSWORD', valueFrom: fromSecret(ZOOKEEPER_SECRET_KEYS.workerPassword) },
+    { name: 'CAPSTAN_ZOOKEEPER_OPERATOR_ID', valueFrom: fromSecret(ZOOKEEPER_SECRET_KEYS.operatorId) },
+  ];
 }
 
 /** Sentry settings; the DSN only while its Secret exists (see `Observed.sentryDsnSecretExists`). */
@@ -47,7 +58,7 @@ function userEnv(env: readonly EnvVar[] | undefined): V1EnvVar[] {
 /**
  * The worker container's environment, in the variable names the worker reads: its identity (the pod name,
  * also in its advertised address on the headless Service), the app, partitions, port, the ZooKeeper
- * connect string, the Redis URL and password (from a Secret), the upstream, Sentry (DSN from the
+ * connect string and the workers' ZooKeeper credentials (from the app's Secret), the Redis URL and password (from a Secret), the upstream, Sentry (DSN from the
  * referenced Secret), then the user's own variables (which cannot use the reserved CAPSTAN_ prefix).
  */
 export function workerEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
@@ -67,6 +78,7 @@ export function workerEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
     // $(CAPSTAN_WORKER_ID) is expanded by the kubelet from the variable above.
     { name: 'CAPSTAN_ADVERTISE_ADDRESS', value: `http://$(CAPSTAN_WORKER_ID).${headless}:${PORTS.worker}` },
     { name: 'CAPSTAN_ZOOKEEPER_CONNECT', value: zooKeeperConnect(app, observed) },
+    ...zooKeeperAccessEnv(app),
     { name: 'CAPSTAN_REDIS_URL', value: redisUrl(app, observed) },
     ...redisPasswordEnv(app),
     ...(workers.upstream === undefined ? [] : [{ name: 'CAPSTAN_UPSTREAM', value: workers.upstream }]),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { digestId, OPERATOR_USER, WORKER_USER, workerAccess } from '../../../common/src/zookeeper-acl.ts';
 import { ConfigError, loadConfig } from '../../../workload/src/config.ts';
 
 const base = {
@@ -71,6 +72,49 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...base, SENTRY_DSN: 'http://key@127.0.0.1:9/1', SENTRY_SAMPLE_RATE: '2' })).toEqual([
       'SENTRY_SAMPLE_RATE',
     ]);
+  });
+
+  it('gives the worker its ZooKeeper identity only with both the password and the operator id', () => {
+    const operatorId = digestId(OPERATOR_USER, 'op-secret');
+    const config = loadConfig({
+      ...base,
+      CAPSTAN_ZOOKEEPER_PASSWORD: 'wk-secret',
+      CAPSTAN_ZOOKEEPER_OPERATOR_ID: operatorId,
+    });
+    expect(config.zookeeper.access).toEqual(workerAccess('wk-secret', operatorId));
+    expect(config.zookeeper.access?.auth).toEqual({ user: WORKER_USER, password: 'wk-secret' });
+    expect(config.zookeeper.access?.acl.map((e) => e.id)).toEqual([
+      digestId(WORKER_USER, 'wk-secret'),
+      operatorId,
+    ]);
+    expect(loadConfig(base).zookeeper.access).toBeUndefined();
+    expect(problemsOf({ ...base, CAPSTAN_ZOOKEEPER_PASSWORD: 'wk-secret' })).toEqual([
+      'CAPSTAN_ZOOKEEPER_OPERATOR_ID',
+    ]);
+    expect(problemsOf({ ...base, CAPSTAN_ZOOKEEPER_OPERATOR_ID: operatorId })).toEqual([
+      'CAPSTAN_ZOOKEEPER_PASSWORD',
+    ]);
+    expect(
+      problemsOf({
+        ...base,
+        CAPSTAN_ZOOKEEPER_PASSWORD: 'wk-secret',
+        CAPSTAN_ZOOKEEPER_OPERATOR_ID: 'op-secret',
+      }),
+    ).toEqual(['CAPSTAN_ZOOKEEPER_OPERATOR_ID']);
+  });
+
+  it('never puts a ZooKeeper password into an error message', () => {
+    try {
+      loadConfig({
+        ...base,
+        CAPSTAN_ZOOKEEPER_PASSWORD: 'wk-secret',
+        CAPSTAN_ZOOKEEPER_OPERATOR_ID: 'not an id',
+      });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('wk-secret');
+      expect((error as Error).message).not.toContain('not an id');
+    }
   });
 
   it('gives the worker an incarnation only with both the pod UID and the file', () => {

@@ -1,6 +1,17 @@
 /** ZooKeeper-side helpers of the coordination tests: fake workers, the assignment, the server's connections. */
 import { decodeAssignment, type AssignmentRecord } from '../../../../common/src/assignment-record.ts';
 import { PartitionOwnership } from '../../../../common/src/partition-ownership.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+import {
+  digestId,
+  operatorAccess,
+  OPERATOR_USER,
+  workerAccess,
+  type ClientAccess,
+} from '../../../../common/src/zookeeper-acl.ts';
+import { credentialsOf } from '../../../../operator/src/controller/generated-secrets.ts';
+import { waitFor } from '../../../harness/kube.ts';
+import { getJson } from '../controller/helpers.ts';
 import { connect, type ZooKeeperClient } from '../../../../common/src/zookeeper-client.ts';
 import {
   assignmentPath,
@@ -19,12 +30,34 @@ export interface FakeWorker {
   readonly ownership: PartitionOwnership;
 }
 
-/** Registers `members/<id>` (and serves what it is assigned) exactly as a worker process does. */
-export async function startWorker(zk: ZooKeeperService, ref: AppRef, id: string): Promise<FakeWorker> {
-  const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: 4_000 });
+/**
+ * Registers `members/<id>` (and serves what it is assigned) exactly as a worker process does; with
+ * `access`, as the app's workers (see {@link appAccess}).
+ */
+export async function startWorker(
+  zk: ZooKeeperService,
+  ref: AppRef,
+  id: string,
+  access?: ClientAccess,
+): Promise<FakeWorker> {
+  const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: 4_000, ...access });
   const ownership = new PartitionOwnership({ ...ref, client, workerId: id, member: { address: `${id}:80` } });
   await ownership.start();
   return { id, client, ownership };
+}
+
+/** How the app's operator and its workers connect, from the app's Secret once the reconciler created it. */
+export async function appAccess(ref: AppRef): Promise<{ operator: ClientAccess; worker: ClientAccess }> {
+  const secret = await waitFor('the app’s ZooKeeper credentials', () =>
+    getJson<V1Secret>('secret', `${ref.app}-zookeeper-auth`, ref.namespace),
+  );
+  const credentials = credentialsOf(secret);
+  if (credentials === undefined) throw new Error(`Secret ${ref.app}-zookeeper-auth holds no credentials`);
+  const operatorId = digestId(OPERATOR_USER, credentials.operatorPassword);
+  return {
+    operator: operatorAccess(credentials),
+    worker: workerAccess(credentials.workerPassword, operatorId),
+  };
 }
 
 /** The app's assignment, or undefined while there is none. */

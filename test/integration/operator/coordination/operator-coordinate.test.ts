@@ -3,7 +3,8 @@
  * process leads, `--coordinate=false` does not, and SIGTERM closes their ZooKeeper sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, type ZooKeeperClient } from '../../../../common/src/zookeeper-client.ts';
+import { connect, isZooKeeperError, type ZooKeeperClient } from '../../../../common/src/zookeeper-client.ts';
+import { assignmentPath } from '../../../../common/src/zk-paths.ts';
 import { startZooKeeper, type ZooKeeperService } from '../../../../workload/src/local/index.ts';
 import { waitFor } from '../../../harness/kube.ts';
 import { applyApp } from '../controller/helpers.ts';
@@ -14,7 +15,14 @@ import {
   type OperatorProcess,
   type OperatorSandbox,
 } from '../controller/operator-process.ts';
-import { aliveConnections, balancedOver, readAssignment, startWorker, type FakeWorker } from './helpers.ts';
+import {
+  aliveConnections,
+  appAccess,
+  balancedOver,
+  readAssignment,
+  startWorker,
+  type FakeWorker,
+} from './helpers.ts';
 
 const ok = (condition: boolean): true | undefined => (condition ? true : undefined);
 
@@ -55,11 +63,27 @@ describe('capstan-operator --coordinate', () => {
       coordination: { external: { connectString: zk.connectString } },
       failurePolicy: { rebalanceDelaySeconds: 0 },
     });
-    worker = await startWorker(zk, ref, 'shop-workers-0');
     operator = await startLeader(sandbox!, 'coord', { extraArgs: ['--coordinate=true'] });
-    await waitFor('the assignment written by the operator', async () =>
-      ok(balancedOver(await readAssignment(admin, ref), 8, ['shop-workers-0'])),
-    );
+    // As the operator: the app's tree carries its digest ACLs, which the operator sets up.
+    const access = await appAccess(ref);
+    worker = await startWorker(zk, ref, 'shop-workers-0', access.worker);
+    const reader = await connect({
+      connectString: zk.connectString,
+      sessionTimeoutMs: 4_000,
+      ...access.operator,
+    });
+    try {
+      await waitFor('the assignment written by the operator', async () =>
+        ok(balancedOver(await readAssignment(reader, ref), 8, ['shop-workers-0'])),
+      );
+      const anonymous = await admin.get(assignmentPath(ref)).then(
+        () => 'read',
+        (error: unknown) => (isZooKeeperError(error) ? error.code : 'other'),
+      );
+      expect(anonymous).toBe('NO_AUTH');
+    } finally {
+      await reader.close();
+    }
     const gauge = `capstan_coordinator_connected{namespace="${namespace}",app="shop"} 1`;
     await waitFor('the connected gauge', async () =>
       ok((await metricsText(operator!))?.includes(gauge) ?? false),

@@ -65,6 +65,17 @@ describe('desiredCoordinators', () => {
     );
   });
 
+  it('with a credential source, gives an app its credentials and none before its Secret holds them', () => {
+    const credentials = { operatorPassword: 'op', workerPassword: 'wk' };
+    const apps = [
+      storedApp('ready', { coordination: EXTERNAL }),
+      storedApp('new', { coordination: EXTERNAL }),
+    ];
+    const desired = desiredCoordinators(apps, {}, (ref) => (ref.app === 'ready' ? credentials : undefined));
+    expect([...desired.keys()]).toEqual(['demo/ready']);
+    expect(desired.get('demo/ready')?.credentials).toEqual(credentials);
+  });
+
   it('wants none for an app being deleted or not yet stored', () => {
     const deleting = storedApp('gone', { coordination: EXTERNAL }, { deletionTimestamp: new Date() });
     const unstored = storedApp('draft', { coordination: EXTERNAL }, { uid: undefined });
@@ -92,6 +103,7 @@ describe('diffCoordinators', () => {
     ['partitions', { partitions: 16 }],
     ['departure delay', { departureDelayMs: 5_000 }],
     ['worker count (the workers it drains)', { replicas: 2 }],
+    ['credentials', { credentials: { operatorPassword: 'new', workerPassword: 'new' } }],
   ])('restarts a coordinator whose %s changed', (_what, change) => {
     const changed = spec('a', change);
     expect(diffCoordinators(byKey(changed, spec('b')), byKey(spec('a'), spec('b')))).toEqual({

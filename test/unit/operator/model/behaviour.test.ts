@@ -12,7 +12,7 @@ import {
 import { desiredState } from '../../../../operator/src/model/desired-state.ts';
 import type { DesiredObject } from '../../../../operator/src/model/desired-state.ts';
 import { HAPROXY_CONFIG_FILE } from '../../../../operator/src/model/haproxy-config-map.ts';
-import { ModelInputError } from '../../../../operator/src/model/model-error.ts';
+import { digestId, OPERATOR_USER } from '../../../../common/src/zookeeper-acl.ts';
 import { externalApp, minimalApp, OBSERVED, productionApp } from './fixtures.ts';
 import { find, podTemplate, ref } from './helpers.ts';
 
@@ -102,11 +102,17 @@ describe('rolling restarts', () => {
 });
 
 describe('external Redis and ZooKeeper', () => {
-  const objects = desiredState(externalApp(), {});
+  const objects = desiredState(externalApp(), { zooKeeperCredentials: OBSERVED.zooKeeperCredentials! });
 
-  it('deploy nothing for those components', () => {
+  it('deploy nothing for those components but the ZooKeeper credentials', () => {
     const components = new Set(objects.map((o) => o.metadata.labels!['app.kubernetes.io/component']));
-    expect([...components].sort()).toEqual(['load-balancer', 'worker']);
+    expect([...components].sort()).toEqual(['coordination', 'load-balancer', 'worker']);
+    const coordination = objects.filter(
+      (o) => o.metadata.labels!['app.kubernetes.io/component'] === 'coordination',
+    );
+    expect(coordination.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Secret/counters-zookeeper-auth',
+    ]);
   });
 
   it('pass the connection through to the workers', () => {
@@ -125,7 +131,48 @@ describe('Redis', () => {
   });
 
   it('refuses to build without the generated password', () => {
-    expect(() => desiredState(minimalApp(), {})).toThrow(ModelInputError);
+    const withoutPassword = { zooKeeperCredentials: OBSERVED.zooKeeperCredentials! };
+    expect(() => desiredState(minimalApp(), withoutPassword)).toThrow(/observed.redisPassword/);
+  });
+});
+
+describe('ZooKeeper credentials', () => {
+  const credentials = OBSERVED.zooKeeperCredentials!;
+  const decoded = (secret: V1Secret, key: string): string =>
+    Buffer.from(secret.data![key]!, 'base64').toString();
+
+  it.each([
+    ['in-cluster', minimalApp, 'hello'],
+    ['external', externalApp, 'counters'],
+  ])(
+    'are kept in an immutable Secret for an %s ensemble, with the operator digest id',
+    (_kind, build, name) => {
+      const secret = find<V1Secret>(desiredState(build(), OBSERVED), 'Secret', `${name}-zookeeper-auth`);
+      expect(secret.immutable).toBe(true);
+      expect(decoded(secret, 'operator-password')).toBe(credentials.operatorPassword);
+      expect(decoded(secret, 'worker-password')).toBe(credentials.workerPassword);
+      expect(decoded(secret, 'operator-id')).toBe(digestId(OPERATOR_USER, credentials.operatorPassword));
+    },
+  );
+
+  it('reach the workers by Secret reference: their own password and the operator id, never the operator password', () => {
+    const objects = desiredState(minimalApp(), OBSERVED);
+    const env = workerEnv(objects, 'hello-worker');
+    expect(env.CAPSTAN_ZOOKEEPER_PASSWORD).toEqual({
+      secretKeyRef: { name: 'hello-zookeeper-auth', key: 'worker-password' },
+    });
+    expect(env.CAPSTAN_ZOOKEEPER_OPERATOR_ID).toEqual({
+      secretKeyRef: { name: 'hello-zookeeper-auth', key: 'operator-id' },
+    });
+    const set = find<V1StatefulSet>(objects, 'StatefulSet', 'hello-worker');
+    const template = JSON.stringify(set.spec!.template);
+    expect(template).not.toContain('operator-password');
+    expect(template).not.toContain(credentials.workerPassword);
+  });
+
+  it('are required to build anything', () => {
+    const withoutCredentials = { redisPassword: OBSERVED.redisPassword! };
+    expect(() => desiredState(minimalApp(), withoutCredentials)).toThrow(/observed.zooKeeperCredentials/);
   });
 
   it('keeps the password out of the ConfigMap and sets maxmemory in bytes without persistence', () => {

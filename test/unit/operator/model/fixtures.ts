@@ -90,4 +90,7 @@ export function appNamed(name: string): DistributedApp {
 }
 
 /** What the reconciler would pass: the password read back from the Secret. */
-export const OBSERVED: Observed = { redisPassword: 'correct-horse-battery-staple' };
+export const OBSERVED: Observed = {
+  redisPassword: 'correct-horse-battery-staple',
+  zooKeeperCredentials: { operatorPassword: 'operator-secret-0123', workerPassword: 'worker-secret-4567' },
+};
