@@ -185,6 +185,33 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     expect(fromWorker).toEqual({ redis: 'connected', zookeeper: 'connected', upstream: 'connected' });
   }, 240_000);
 
+  it("guards the app's ZooKeeper paths with its digest ACLs: a worker reads the assignment but cannot write it, anyone else reads nothing", async () => {
+    const [worker] = await appPods(steps, NAMESPACE, APP, 'worker');
+    // Inside a worker container: its own client module, the worker identity from its environment.
+    const script = [
+      "const { connect } = await import('/app/common/src/zookeeper-client.ts');",
+      "const { workerAccess } = await import('/app/common/src/zookeeper-acl.ts');",
+      'const e = process.env; const path = `/capstan/${e.CAPSTAN_NAMESPACE}/${e.CAPSTAN_APP_NAME}/assignment`;',
+      'const outcome = (p) => p.then(() => "ok", (err) => err.code);',
+      'const open = (access) => connect({ connectString: e.CAPSTAN_ZOOKEEPER_CONNECT, ...access });',
+      'const anonymous = await open({});',
+      'const worker = await open(workerAccess(e.CAPSTAN_ZOOKEEPER_PASSWORD, e.CAPSTAN_ZOOKEEPER_OPERATOR_ID));',
+      'const result = { anonymousRead: await outcome(anonymous.get(path)), workerRead: await outcome(worker.get(path)),',
+      '  workerWrite: await outcome(worker.set(path, "{}")), anonymousCreate: await outcome(anonymous.create(path + "-x")) };',
+      'console.log(JSON.stringify(result)); await anonymous.close(); await worker.close(); process.exit(0);',
+    ].join(' ');
+    const result = await step(steps, 'kubectl', [
+      ...['exec', '-n', NAMESPACE, worker!.metadata.name, '-c', 'worker', '--'],
+      ...['node', '--input-type=module', '-e', script],
+    ]);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toEqual({
+      anonymousRead: 'NO_AUTH',
+      workerRead: 'ok',
+      workerWrite: 'NO_AUTH',
+      anonymousCreate: 'NO_AUTH',
+    });
+  }, 120_000);
+
   it('serves requests through the HAProxy Service; a repeated key is a hit; concurrent misses of a key make one fetch', async () => {
     const first = await burst(urls, { prefix: 'e2e', requests: 200, keys: 50 });
     console.log(`burst: ok=${first.load.ok} failed=${first.load.failed} fetches=${first.upstreamFetches}`);
