@@ -70,6 +70,8 @@ export function workerEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
     // With a count kept on the pod's /tmp emptyDir, a restarted worker proves its previous life dead.
     { name: 'CAPSTAN_POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
     { name: 'CAPSTAN_INCARNATION_FILE', value: '/tmp/capstan-incarnation' },
+    // Node's compiled-code cache on the same emptyDir: a restarted container skips recompiling its modules.
+    { name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' },
     { name: 'CAPSTAN_NAMESPACE', value: namespace },
     { name: 'CAPSTAN_APP_NAME', value: name },
     { name: 'CAPSTAN_APP', value: workers.app },
