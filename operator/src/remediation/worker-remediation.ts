@@ -156,7 +156,7 @@ export class WorkerRemediation {
   /**
    * A worker pod on a failed node. Out of service (shut down): its process is dead, so its session is
    * removed and its partitions move at once. NotReady or unreachable: its process may still run, so its
-   * partitions move only when its session expires; after that, and only with
+   * partitions move only when its session expires (then at once, not after the rebalance delay); after that, and only with
    * `forceDeletePodsOnFailedNodes`, the pod is force-deleted so its StatefulSet recreates it elsewhere.
    * Without the opt-in a Warning event says why the pod stays.
    */
@@ -171,10 +171,30 @@ export class WorkerRemediation {
     if (health === 'ready') return;
     const { name: worker = '', uid = '' } = pod.metadata ?? {};
     const on = { worker, uid, node };
-    if (health === 'out-of-service') await this.#outOfService(app, on, target, provenDead);
-    else if (app.spec.failurePolicy?.forceDeletePodsOnFailedNodes === true)
+    if (health === 'out-of-service') return this.#outOfService(app, on, target, provenDead);
+    await this.#noticeGone(app, on, target);
+    if (app.spec.failurePolicy?.forceDeletePodsOnFailedNodes === true)
       await this.#forceDelete(app, on, target);
     else await this.#reportStuck(app, on);
+  }
+
+  /**
+   * Once the session of a worker on a failed node expired (fencing holds: nothing serves under its name),
+   * a leaving notice moves its partitions now instead of after `rebalanceDelaySeconds`, a delay meant for
+   * a container that restarts in place, which one on a failed node cannot do.
+   */
+  async #noticeGone(app: DistributedApp, on: FailedNodePod, target: RemediationTarget): Promise<void> {
+    const done = this.#doneFor(app);
+    if (target.isMember(on.worker) !== false || done.has(`gone:${on.uid}`)) return;
+    if ((await target.noticeLeaving(on.worker)) === undefined) return;
+    done.add(`gone:${on.uid}`);
+    this.#o.metrics.remediated('failed-node-notice-written');
+    const failover = `${appKey(app)}/${on.worker}`;
+    if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
+    this.#o.logger.info(
+      { namespace: app.metadata.namespace, ...on },
+      'worker on a failed node lost its ZooKeeper session: its partitions move now',
+    );
   }
 
   async #outOfService(

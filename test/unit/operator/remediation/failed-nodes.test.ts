@@ -55,13 +55,14 @@ describe('worker pods on failed nodes', () => {
     const deleted: { name: string; force: boolean }[] = [];
     const events: StatusEvent[] = [];
     const removed: { worker: string; provenDead: string[] }[] = [];
+    const notices: string[] = [];
     const members = new Set(['shop-worker-0', 'shop-worker-1']);
     const target: RemediationTarget = {
       removeStaleSession: (worker, provenDead) => {
         removed.push({ worker, provenDead: [...provenDead] });
         return Promise.resolve({ session: '1', owners: [], rebalanced: false });
       },
-      noticeLeaving: () => Promise.resolve(true),
+      noticeLeaving: (worker) => Promise.resolve(void notices.push(worker)).then(() => true as const),
       isMember: (worker) => members.has(worker),
     };
     const remediation = new WorkerRemediation({
@@ -80,7 +81,7 @@ describe('worker pods on failed nodes', () => {
     const app: DistributedApp = storedApp('shop', {
       failurePolicy: { forceDeletePodsOnFailedNodes: forceDelete },
     });
-    return { remediation, app, target, members, deleted, events, removed };
+    return { remediation, app, target, members, deleted, events, removed, notices };
   }
 
   it("force-deletes with the opt-in, and only once the worker's session expired", async () => {
@@ -92,6 +93,16 @@ describe('worker pods on failed nodes', () => {
     await t.remediation.run(t.app, t.target);
     expect(t.deleted).toEqual([{ name: 'shop-worker-1', force: true }]);
     expect(t.events.map((e) => e.reason)).toEqual(['PodForceDeleted']);
+  });
+
+  it('moves the partitions once the session expired, without waiting for the rebalance delay', async () => {
+    const t = setUp(false, node('node-b', false));
+    await t.remediation.run(t.app, t.target);
+    expect(t.notices).toEqual([]); // its session lives: fencing first
+    t.members.delete('shop-worker-1');
+    await t.remediation.run(t.app, t.target);
+    await t.remediation.run(t.app, t.target);
+    expect(t.notices).toEqual(['shop-worker-1']);
   });
 
   it('without the opt-in leaves the pod and says why, once', async () => {
