@@ -1,14 +1,20 @@
 /**
- * Makes an app's persistent ZooKeeper nodes exist with the ACLs of {@link appTree}: missing ones are created
- * with theirs, existing ones whose ACL differs get it set (nodes made before ACLs existed were open to the
- * world). Shared parents made by another app's operator are left alone unless they are open. Run by the
- * operator's client (authenticated as the app's operator) before its rebalancer starts; idempotent.
+ * An app's ZooKeeper tree, made and removed by the operator's client (authenticated as the app's operator).
+ *
+ * {@link ensureAppTree} makes the app's persistent nodes exist with the ACLs of {@link appTree}: missing ones
+ * are created with theirs, existing ones whose ACL differs get it set (nodes made before ACLs existed were open
+ * to the world). Shared parents made by another app's operator are left alone unless they are open. Run
+ * before the app's rebalancer starts; idempotent.
+ *
+ * {@link removeAppTree} removes the app's root and everything under it, depth first (the ephemerals of
+ * sessions still open included: ZooKeeper lets whoever may delete a node's children remove them). The shared
+ * parents stay. Only safe once nothing writes there any more (no worker, no coordinator). Idempotent.
  */
 import type { AppCredentials, TreeNode } from './zookeeper-acl.ts';
 import { appTree, sameAcl, worldMayWrite } from './zookeeper-acl.ts';
 import type { ZooKeeperClient } from './zookeeper-client.ts';
 import { isZooKeeperError } from './zookeeper-error.ts';
-import type { AppRef } from './zk-paths.ts';
+import { appRoot, childPath, type AppRef } from './zk-paths.ts';
 
 async function createNode(client: ZooKeeperClient, node: TreeNode): Promise<boolean> {
   try {
@@ -41,4 +47,29 @@ export async function ensureAppTree(
   credentials: AppCredentials,
 ): Promise<void> {
   for (const node of appTree(ref, credentials)) await ensureNode(client, node);
+}
+
+/** Removes `path` and its subtree, children first; a node already gone counts as removed. */
+async function removeSubtree(client: ZooKeeperClient, path: string): Promise<void> {
+  let children: string[];
+  try {
+    children = await client.children(path);
+  } catch (error: unknown) {
+    if (isZooKeeperError(error, 'NO_NODE')) return;
+    throw error;
+  }
+  for (const child of children) await removeSubtree(client, childPath(path, child));
+  try {
+    await client.remove(path);
+  } catch (error: unknown) {
+    if (!isZooKeeperError(error, 'NO_NODE')) throw error;
+  }
+}
+
+/**
+ * See the module comment. Rejects with the ZooKeeperError of the first node it cannot remove: NO_AUTH (not
+ * this operator's), NOT_EMPTY (something still writes there), or a connection failure.
+ */
+export async function removeAppTree(client: ZooKeeperClient, ref: AppRef): Promise<void> {
+  await removeSubtree(client, appRoot(ref));
 }

@@ -29,6 +29,11 @@ export function capstanRoot(): string {
   return ROOT;
 }
 
+/** `<parent>/<child>`: a child of a node by its name (as `children()` lists it), for walking a subtree. */
+export function childPath(parent: string, child: string): string {
+  return `${parent === '/' ? '' : parent}/${segment(child, 'child name')}`;
+}
+
 /** `/capstan/<namespace>/<app>` */
 export function appRoot(ref: AppRef): string {
   return `${ROOT}/${segment(ref.namespace, 'namespace')}/${segment(ref.app, 'app')}`;

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { ConfigError, parseConfig, usage, type OperatorConfig } from './config.ts';
+import { CoordinatorActivity } from './coordination/coordinator-activity.ts';
 import { addCoordination } from './coordination/leader-runnable.ts';
 import { PartitionObservations } from './coordination/partition-observations.ts';
 import { addDistributedAppController } from './controller/setup.ts';
@@ -40,9 +41,14 @@ async function serveMetrics(manager: Manager, registry: Registry, config: Operat
 function coordinationParts(config: OperatorConfig): {
   observations?: PartitionObservations;
   podHistory?: PodHistory;
+  activity?: CoordinatorActivity;
 } {
   if (!config.coordinate) return {};
-  return { observations: new PartitionObservations(), podHistory: new PodHistory(systemClock) };
+  return {
+    observations: new PartitionObservations(),
+    podHistory: new PodHistory(systemClock),
+    activity: new CoordinatorActivity(),
+  };
 }
 
 async function run(config: OperatorConfig, log: Logger): Promise<void> {
@@ -68,7 +74,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       : {}),
   });
   const clusterDomain = config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain };
-  const { observations, podHistory } = coordinationParts(config);
+  const { observations, podHistory, activity } = coordinationParts(config);
   const { caches } = addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
@@ -78,6 +84,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
     ...clusterDomain,
     ...(observations === undefined ? {} : { partitions: observations }),
     ...(podHistory === undefined ? {} : { podHandler: podHistory }),
+    coordinators: activity,
     // Asking members their role is talking to ZooKeeper: only an operator that coordinates does it.
     ...(config.coordinate ? { modeProbe: fourLetterModeProbe } : {}),
   });
@@ -88,6 +95,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       identity,
       logger: log,
       observations,
+      activity,
       ...(podHistory === undefined ? {} : { pods: { store: caches.pods, history: podHistory } }),
       ...clusterDomain,
     });

@@ -1,6 +1,7 @@
 /**
  * The DistributedApp reconciler. Each reconcile, level-triggered from the caches:
- *  1. read the app (gone or being deleted: garbage collection removes what it owned);
+ *  1. read the app (gone or being deleted: garbage collection removes what it owned); with an external ZooKeeper,
+ *     keep its finalizer: added while live, run once deleted (zookeeper-cleanup.ts; coordinating operators only);
  *  2. observe the inputs of the builders (generated ZooKeeper credentials and Redis password, referenced Secrets);
  *  3. build the desired objects (pure builders, in dependency order);
  *  4. apply each through the server-side-apply helper (no write when already applied);
@@ -45,6 +46,8 @@ import type { StatusWriter } from './status-writer.ts';
 import { withTrouble, type Trouble } from './trouble.ts';
 import type { AppCaches } from './watches.ts';
 import { ROLL_POLL_MS, ZooKeeperRoller, type ZooKeeperModeProbe } from './zookeeper-roll.ts';
+import { ZooKeeperCleanup } from './zookeeper-cleanup.ts';
+import type { CoordinatorActivitySource } from '../coordination/coordinator-activity.ts';
 import { workerReplicas, type WorkerDrain } from '../model/scale-down.ts';
 
 /** Options of `DistributedAppReconciler`. */
@@ -62,6 +65,11 @@ export interface DistributedAppReconcilerOptions {
   readonly partitions?: PartitionObservationSource;
   /** How ZooKeeper members are asked their role during a roll; default none (rolls by ordinal). */
   readonly modeProbe?: ZooKeeperModeProbe;
+  /**
+   * Which apps the coordinators of this process run for; with it, apps with an external ZooKeeper carry the
+   * finalizer that removes their paths there. Absent: this operator does not coordinate and keeps no finalizer.
+   */
+  readonly coordinators?: CoordinatorActivitySource;
   readonly clock?: Clock;
 }
 
@@ -78,17 +86,22 @@ export class DistributedAppReconciler implements Reconciler {
   readonly #o: DistributedAppReconcilerOptions;
   readonly #clock: Clock;
   readonly #zooKeeper: ZooKeeperRoller;
+  readonly #cleanup: ZooKeeperCleanup | undefined;
 
   constructor(options: DistributedAppReconcilerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#zooKeeper = new ZooKeeperRoller(options);
+    const coordinators = options.coordinators;
+    this.#cleanup =
+      coordinators === undefined ? undefined : new ZooKeeperCleanup({ ...options, coordinators });
   }
 
   async reconcile(request: Request, { signal }: ReconcileContext): Promise<Result> {
     const cached = this.#o.caches.apps.get(request.namespace, request.name);
-    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return done();
-    const app = this.#o.status.current(cached);
+    if (cached === undefined) return done();
+    if (cached.metadata.deletionTimestamp !== undefined) return this.#finalize(cached, signal);
+    const app = this.#o.status.current(await this.#withFinalizer(cached, signal));
     const scale = this.#workerScale(app);
     const observed = { ...(await this.#observe(app, signal)), workerReplicas: scale.replicas };
     let desired: DesiredObject[];
@@ -106,6 +119,16 @@ export class DistributedAppReconciler implements Reconciler {
     await this.#report(app, trouble, signal);
     if (trouble.length === 0) return zooKeeper === 'rolling' ? requeueAfter(ROLL_POLL_MS) : done();
     return retry(new ControllerError('ERR_APP_DEGRADED', trouble.map((t) => t.message).join('; ')));
+  }
+
+  /** Being deleted: the finalizer's next step when this operator keeps one (see zookeeper-cleanup.ts). */
+  async #finalize(app: DistributedApp, signal: AbortSignal): Promise<Result> {
+    return this.#cleanup === undefined ? done() : this.#cleanup.finalize(app, signal);
+  }
+
+  /** The app with the finalizer added when it needs it (the stored app after that write). */
+  async #withFinalizer(app: DistributedApp, signal: AbortSignal): Promise<DistributedApp> {
+    return this.#cleanup === undefined ? app : this.#cleanup.ensure(app, signal);
   }
 
   async #observe(app: DistributedApp, signal: AbortSignal): Promise<Observed> {

@@ -7,6 +7,7 @@ import {
   type Logger,
   type Manager,
 } from '../runtime/index.ts';
+import type { CoordinatorActivitySource } from '../coordination/coordinator-activity.ts';
 import type { PartitionObservationSource } from '../coordination/partition-observations.ts';
 import type { OperatorPeer } from '../model/observed.ts';
 import { DistributedAppReconciler } from './distributed-app-reconciler.ts';
@@ -40,6 +41,11 @@ export interface DistributedAppControllerOptions {
   readonly podHandler?: EventHandler<V1Pod>;
   /** How ZooKeeper members are asked their role during a roll; default none (rolls by ordinal). */
   readonly modeProbe?: ZooKeeperModeProbe;
+  /**
+   * Which apps this operator's coordinators run for; with it, apps with an external ZooKeeper carry the
+   * finalizer that removes their paths there. Absent (an operator that does not coordinate): no finalizer.
+   */
+  readonly coordinators?: CoordinatorActivitySource;
 }
 
 /** The controller and the caches it reads. */
@@ -79,6 +85,7 @@ export function addDistributedAppController(
     ...(options.operatorPeer === undefined ? {} : { operatorPeer: options.operatorPeer }),
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     ...(options.modeProbe === undefined ? {} : { modeProbe: options.modeProbe }),
+    ...(options.coordinators === undefined ? {} : { coordinators: options.coordinators }),
   });
   options.partitions?.subscribe((ref) => controller.enqueue({ namespace: ref.namespace, name: ref.app }));
   if ((options.syncPeriodMs ?? 0) > 0) {

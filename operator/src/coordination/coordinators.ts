@@ -6,8 +6,9 @@
  * only once its old one closed, so one app never has two rebalancers in this process. Each rebalance is
  * counted in the metrics and recorded as a `Rebalanced` Event on the app. What each coordinator observes
  * (ownership summaries, unreachable ZooKeeper, rebalances) is published into the {@link PartitionObservations}
- * store when one is given, for the reconciler. `close()` stops every coordinator and resolves once each
- * ZooKeeper session is closed.
+ * store when one is given, for the reconciler, and each coordinator's life (started until its session is
+ * closed) into the {@link CoordinatorActivity} when one is given. `close()` stops every coordinator and
+ * resolves once each ZooKeeper session is closed.
  */
 import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
 import { systemTimers, type Timers } from '../../../common/src/timers.ts';
@@ -18,6 +19,7 @@ import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger, Store } from '../runtime/index.ts';
 import { AppCoordinator } from './app-coordinator.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CoordinationMetrics } from './coordination-metrics.ts';
 import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
 import { coordinatorKey, type CoordinatorSpec, type CredentialSource } from './coordinator-spec.ts';
@@ -48,6 +50,8 @@ export interface CoordinatorsOptions {
   readonly events?: RebalanceEventSink;
   /** Where observations go for the reconciler; default: nowhere. */
   readonly observations?: PartitionObservations;
+  /** Where each coordinator's start and end go for the reconciler; default: nowhere. */
+  readonly activity?: CoordinatorActivity;
   /** Acts on workers Kubernetes proves dead or crash-looping; default: nothing is done (session expiry only). */
   readonly remediation?: WorkerRemediation;
   /** Default the system timers. */
@@ -136,6 +140,7 @@ export class Coordinators {
     });
     const key = coordinatorKey(spec);
     this.#running.set(key, coordinator);
+    o.activity?.began(spec);
     o.metrics.started(spec);
     coordinator.start(this.#closing.get(key));
   }
@@ -153,7 +158,8 @@ export class Coordinators {
           this.#o.remediation?.forget(coordinator.spec);
         }
       })
-      .catch((error: unknown) => this.#o.logger.error({ err: error, key }, 'closing a coordinator failed'));
+      .catch((error: unknown) => this.#o.logger.error({ err: error, key }, 'closing a coordinator failed'))
+      .finally(() => this.#o.activity?.ended(coordinator.spec));
     this.#closing.set(key, closed);
     void closed.finally(() => {
       if (this.#closing.get(key) === closed) this.#closing.delete(key);

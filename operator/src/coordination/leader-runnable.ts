@@ -23,6 +23,7 @@ import {
   type Store,
 } from '../runtime/index.ts';
 import { CoordinationMetrics } from './coordination-metrics.ts';
+import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CredentialSource } from './coordinator-spec.ts';
 import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
 import type { PartitionObservations } from './partition-observations.ts';
@@ -90,6 +91,8 @@ export interface AddCoordinationOptions {
   readonly clusterDomain?: string;
   /** Where the coordinators publish what they observe (the controller's store); default: nowhere. */
   readonly observations?: PartitionObservations;
+  /** Where the coordinators report which apps they run for (the controller's finalizer asks); default: nowhere. */
+  readonly activity?: CoordinatorActivity;
   /**
    * The worker-pod cache and its history (the controller's pod informer); with both, workers Kubernetes
    * proves dead or crash-looping are acted on. Default: session expiry only.
@@ -137,6 +140,7 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       ...(remediation === undefined ? {} : { remediation, podHistory: pods?.history }),
       ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
       ...(options.observations === undefined ? {} : { observations: options.observations }),
+      ...(options.activity === undefined ? {} : { activity: options.activity }),
     }),
   );
 }

@@ -102,6 +102,11 @@ export interface OperatorOptions {
   leaseSeconds?: number;
   /** Further flags, after the others (a repeated flag wins). */
   extraArgs?: string[];
+  /**
+   * Let the process reach loopback addresses only (test/harness/loopback-only.ts): for an operator that
+   * coordinates apps whose ZooKeeper is not the test's loopback one. Default false.
+   */
+  loopbackOnly?: boolean;
 }
 
 /** A running operator process. */
@@ -124,6 +129,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
   const child = spawn(
     process.execPath,
     [
+      ...(options.loopbackOnly ? [`--import=${join(repoRoot, 'test/harness/loopback-only.ts')}`] : []),
       join(repoRoot, 'operator/src/main.ts'),
       `--kubeconfig=${options.kubeconfig}`,
       `--namespaces=${options.namespaces.join(',')}`,
@@ -221,6 +227,15 @@ export async function createVolumes(prefix: string, count: number): Promise<void
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
 }
 
+/** Removes every finalizer from the DistributedApps in `namespace`. */
+async function releaseFinalizers(namespace: string): Promise<void> {
+  const { stdout } = await kubectl(['get', 'dapp', '-n', namespace, '-o', 'name'], { allowFailure: true });
+  for (const name of stdout.split('\n').filter((line) => line !== '')) {
+    const patch = ['patch', name, '-n', namespace, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'];
+    await kubectl(patch, { allowFailure: true });
+  }
+}
+
 /** A namespace prepared for an operator under test, and how to remove it again. */
 export interface OperatorSandbox {
   readonly namespace: string;
@@ -243,6 +258,8 @@ export async function operatorSandbox(prefix: string, volumes: number): Promise<
     namespace,
     kubeconfig,
     cleanup: async () => {
+      // An app left with the ZooKeeper finalizer by a stopped operator would keep the namespace terminating.
+      await releaseFinalizers(namespace);
       await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
       await deleteOperatorRbac(rbacName);
     },
@@ -253,7 +270,7 @@ export async function operatorSandbox(prefix: string, volumes: number): Promise<
 export async function startLeader(
   sandbox: OperatorSandbox,
   leaseId: string,
-  options: Pick<OperatorOptions, 'leaseSeconds' | 'extraArgs'> = {},
+  options: Pick<OperatorOptions, 'leaseSeconds' | 'extraArgs' | 'loopbackOnly'> = {},
 ): Promise<OperatorProcess> {
   const operator = await startOperator({
     kubeconfig: sandbox.kubeconfig,

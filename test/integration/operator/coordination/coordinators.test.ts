@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
 import { CoordinationMetrics } from '../../../../operator/src/coordination/coordination-metrics.ts';
+import { CoordinatorActivity } from '../../../../operator/src/coordination/coordinator-activity.ts';
 import { coordinationRunnable } from '../../../../operator/src/coordination/leader-runnable.ts';
 import { EventRecorder } from '../../../../operator/src/controller/events.ts';
 import { DISTRIBUTED_APPS } from '../../../../operator/src/controller/resources.ts';
@@ -53,6 +54,7 @@ describe('coordinators (leader runnable) against ZooKeeper and the apiserver', (
   const logs: LogLine[] = [];
   /** Every ZooKeeper client the coordinators made. */
   const coordinatorClients: ZooKeeperClient[] = [];
+  const activity = new CoordinatorActivity();
   const ref = (app: string) => ({ namespace, app });
 
   /** The `capstan_coordinator_connected` value of `app`, or undefined without a series. */
@@ -86,6 +88,7 @@ describe('coordinators (leader runnable) against ZooKeeper and the apiserver', (
         events: new EventRecorder({ kubeConfig: manager.kubeConfig, instance: 'coordination-test', logger }),
         logger,
         syncIntervalMs: 200,
+        activity,
         backoff: BACKOFF,
         timeouts: { sessionTimeoutMs: 4_000, connectTimeoutMs: 1_000, operationTimeoutMs: 3_000 },
         createClient: (options) => {
@@ -241,12 +244,17 @@ describe('coordinators (leader runnable) against ZooKeeper and the apiserver', (
 
   it('stops the coordinator of a deleted app and closes its ZooKeeper session', async () => {
     await expectConnections(2, 'sessions of the orders and second coordinators');
+    expect(activity.isCoordinating(ref('second'))).toBe(true);
     await kubectl(['delete', 'distributedapp', 'second', '-n', namespace]);
     await waitFor('the second app’s series removed', async () =>
       ok((await connectedGauge('second')) === undefined),
     );
     expect(appLogs('second', 'coordinator stopped').length).toBeGreaterThanOrEqual(1);
     await expectConnections(1, 'only the orders coordinator’s session');
+    await waitFor('the second coordinator ended', () =>
+      Promise.resolve(ok(!activity.isCoordinating(ref('second')))),
+    );
+    expect(activity.isCoordinating(ref('orders'))).toBe(true);
     // The assignment stays in ZooKeeper for whoever coordinates next.
     expect(balancedOver(await readAssignment(admin, ref('second')), PARTITIONS, ['s-a'])).toBe(true);
   });
@@ -259,5 +267,7 @@ describe('coordinators (leader runnable) against ZooKeeper and the apiserver', (
     expect(logs.some((l) => l.msg.startsWith('coordination stopped'))).toBe(true);
     expect(appLogs('dead', 'coordinator stopped')).toHaveLength(1);
     await expectConnections(0, 'no coordinator session left');
+    expect(activity.isCoordinating(ref('orders'))).toBe(false);
+    expect(activity.isCoordinating(ref('dead'))).toBe(false);
   });
 });
