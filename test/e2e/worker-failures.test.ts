@@ -5,7 +5,7 @@
  * the worker is hit. GET requests run through HAProxy meanwhile; their failures are printed, owners are
  * sampled throughout and never two may serve one partition. Timings are printed, never asserted.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import {
   appPods,
@@ -63,6 +63,8 @@ describe('worker failures on the real nodes', () => {
   let steps: Steps;
   let haproxy: string;
   let nodeFailed = false;
+  /** The observers of the running test, stopped after it even when it failed. */
+  let running: Observers | undefined;
 
   const app = async (): Promise<AppJson | undefined> =>
     getJson<AppJson>(steps, ['dapp', APP, '-n', NAMESPACE]);
@@ -101,13 +103,15 @@ describe('worker failures on the real nodes', () => {
       () => stopped,
       300_000,
     );
-    return {
-      stop: async () => {
+    let result: Promise<{ load: LoadResult; owners: OwnerSamples }> | undefined;
+    running = {
+      stop: () => {
         stopped = true;
-        const [l, o] = await Promise.all([load, owners]);
-        return { load: l, owners: o };
+        result ??= Promise.all([load, owners]).then(([l, o]) => ({ load: l, owners: o }));
+        return result;
       },
     };
+    return running;
   }
 
   /** Moves every pod of `namespace` matching `selector` off FAILED (which is cordoned), waiting for the rollout. */
@@ -130,7 +134,7 @@ describe('worker failures on the real nodes', () => {
       'app.kubernetes.io/name=capstan-operator',
       'deployment/capstan-operator',
     );
-    await moveOffFailed('default', 'app=backend', 'deployment/backend');
+    await moveOffFailed('default', 'app.kubernetes.io/name=backend', 'deployment/backend');
     await restrictedNamespace(steps, NAMESPACE);
     await applyApp(steps, join(repoRoot, 'examples', 'minimal.yaml'), NAMESPACE);
     // A long delay, so that only the operator's remediation moves partitions early.
@@ -141,6 +145,11 @@ describe('worker failures on the real nodes', () => {
     haproxy = (await appUrls(steps, NAMESPACE, APP, 'default')).haproxy;
     console.log(`${NAMESPACE}/${APP} Ready on ${SURVIVOR} in ${Date.now() - started} ms`);
   }, 600_000);
+
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+  });
 
   afterAll(async () => {
     if (nodeFailed) await restoreNode(testClusterDir(), FAILED);

@@ -87,7 +87,7 @@ function containerView(status: ContainerStatus): ContainerStatus {
 const KEPT_CONDITIONS = new Set(['Ready', 'DisruptionTarget']);
 
 /**
- * Pods: metadata, phase, the Ready and DisruptionTarget conditions, and per container its name, restart
+ * Pods: metadata, the node, phase, the pod IP, the Ready and DisruptionTarget conditions, and per container its name, restart
  * count, state and last termination (exit code and reason; worker remediation reads them), the init
  * containers only while they cannot run.
  */
@@ -104,8 +104,11 @@ export function podView(pod: V1Pod): V1Pod {
   );
   return {
     metadata: meta(pod),
+    // The node (workers on failed nodes) and the pod's address (ZooKeeper members asked their role).
+    ...(pod.spec?.nodeName === undefined ? {} : { spec: { nodeName: pod.spec.nodeName, containers: [] } }),
     status: {
       ...(pod.status?.phase === undefined ? {} : { phase: pod.status.phase }),
+      ...(pod.status?.podIP === undefined ? {} : { podIP: pod.status.podIP }),
       ...(conditions.length === 0 ? {} : { conditions }),
       ...(init.length === 0 ? {} : { initContainerStatuses: init.map(containerView) }),
       containerStatuses: (pod.status?.containerStatuses ?? []).map(containerView),

@@ -12,7 +12,7 @@ export const REMEDIATION_ACTIONS = [
   'stale-session-removed',
   'crashloop-notice-written',
   'crashloop-pod-deleted',
-  'failed-node-notice-written',
+  'failed-node-partitions-moved',
   'pod-force-deleted',
 ] as const;
 export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];

@@ -44,6 +44,8 @@ export interface StaleSessionRemoval {
   readonly owners: readonly number[];
   /** True when the partitions were moved by an immediate rebalance (the member was gone already). */
   readonly rebalanced: boolean;
+  /** False when the member was gone and no partition waited for it any more (nothing left to move). */
+  readonly waiting: boolean;
 }
 
 function ignoring(...codes: ZooKeeperErrorCode[]): (error: unknown) => void {
@@ -111,7 +113,7 @@ export async function removeStaleSession(options: StaleSessionOptions): Promise<
     const waiting = await departed(client, ref, options.rebalancer.members);
     const move = waiting.includes(worker) && waiting.every((w) => options.provenDead.has(w));
     if (move) await options.rebalancer.rebalanceNow(`worker proven dead: ${worker}`, { immediate: true });
-    return { session, owners: [], rebalanced: move };
+    return { session, owners: [], rebalanced: move, waiting: waiting.includes(worker) };
   }
   // The notice first: the Rebalancer reads it when it sees the member go.
   await noticeLeaving(client, ref, worker);
@@ -121,5 +123,5 @@ export async function removeStaleSession(options: StaleSessionOptions): Promise<
       .remove(member, stat.version)
       .catch(ignoring(ZooKeeperErrorCode.NO_NODE, ZooKeeperErrorCode.BAD_VERSION));
   const owners = await removeOwners(client, ref, session);
-  return { session, owners, rebalanced: false };
+  return { session, owners, rebalanced: false, waiting: true };
 }

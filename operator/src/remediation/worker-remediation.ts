@@ -138,7 +138,9 @@ export class WorkerRemediation {
       await this.#noticeCrashLoop(app, verdict, pods, target);
       await this.#restartCrashLoop(app, verdict);
     }
-    for (const pod of pods) await this.#onFailedNode(app, pod, target, provenDead);
+    // Workers on failed nodes whose sessions expired may move now as well (see #moveGone).
+    const movable = new Set([...provenDead, ...this.#expiredOnFailedNodes(pods, target)]);
+    for (const pod of pods) await this.#onFailedNode(app, pod, target, movable);
     // Forget loops of this app's pods that no longer loop (another app's runs leave its own alone).
     const uids = new Set(verdicts.map((v) => v.uid));
     for (const [uid, loop] of this.#loopingSince) {
@@ -164,36 +166,52 @@ export class WorkerRemediation {
     app: DistributedApp,
     pod: V1Pod,
     target: RemediationTarget,
-    provenDead: ReadonlySet<string>,
+    movable: ReadonlySet<string>,
   ): Promise<void> {
     const node = pod.spec?.nodeName ?? '';
     const health = nodeHealth(this.#o.nodes?.get('', node));
     if (health === 'ready') return;
     const { name: worker = '', uid = '' } = pod.metadata ?? {};
     const on = { worker, uid, node };
-    if (health === 'out-of-service') return this.#outOfService(app, on, target, provenDead);
-    await this.#noticeGone(app, on, target);
+    if (health === 'out-of-service') return this.#outOfService(app, on, target, movable);
+    await this.#moveGone(app, on, target, movable);
     if (app.spec.failurePolicy?.forceDeletePodsOnFailedNodes === true)
       await this.#forceDelete(app, on, target);
     else await this.#reportStuck(app, on);
   }
 
+  /** Workers on NotReady or unreachable nodes whose ZooKeeper sessions have expired. */
+  #expiredOnFailedNodes(pods: readonly V1Pod[], target: RemediationTarget): string[] {
+    return pods
+      .filter((pod) => nodeHealth(this.#o.nodes?.get('', pod.spec?.nodeName ?? '')) === 'failed')
+      .map((pod) => pod.metadata?.name ?? '')
+      .filter((worker) => target.isMember(worker) === false);
+  }
+
   /**
    * Once the session of a worker on a failed node expired (fencing holds: nothing serves under its name),
-   * a leaving notice moves its partitions now instead of after `rebalanceDelaySeconds`, a delay meant for
-   * a container that restarts in place, which one on a failed node cannot do.
+   * its partitions move now instead of after `rebalanceDelaySeconds`, a delay meant for a container that
+   * restarts in place, which one on a failed node cannot do. `movable`: the workers that may move now
+   * (proven dead, or expired on failed nodes); the move waits while another departed worker is not.
    */
-  async #noticeGone(app: DistributedApp, on: FailedNodePod, target: RemediationTarget): Promise<void> {
+  async #moveGone(
+    app: DistributedApp,
+    on: FailedNodePod,
+    target: RemediationTarget,
+    movable: ReadonlySet<string>,
+  ): Promise<void> {
     const done = this.#doneFor(app);
-    if (target.isMember(on.worker) !== false || done.has(`gone:${on.uid}`)) return;
-    if ((await target.noticeLeaving(on.worker)) === undefined) return;
+    if (!movable.has(on.worker) || target.isMember(on.worker) !== false || done.has(`gone:${on.uid}`)) return;
+    const removal = await target.removeStaleSession(on.worker, movable);
+    if (removal === undefined || (!removal.rebalanced && removal.waiting)) return;
     done.add(`gone:${on.uid}`);
-    this.#o.metrics.remediated('failed-node-notice-written');
+    if (!removal.rebalanced) return;
+    this.#o.metrics.remediated('failed-node-partitions-moved');
     const failover = `${appKey(app)}/${on.worker}`;
     if (!this.#failovers.has(failover)) this.#failovers.set(failover, this.#o.clock.now());
     this.#o.logger.info(
       { namespace: app.metadata.namespace, ...on },
-      'worker on a failed node lost its ZooKeeper session: its partitions move now',
+      'worker on a failed node lost its ZooKeeper session: its partitions moved now',
     );
   }
 

@@ -46,6 +46,12 @@ export async function waitForReady(
 }
 
 /** Kind/name of every object labelled as part of the app (PersistentVolumeClaims excluded: retained). */
+/**
+ * Objects the operator makes for an app with in-cluster Redis and ZooKeeper: 6 of ZooKeeper, 5 of Redis,
+ * 3 of the workers, 4 of HAProxy and the ZooKeeper credentials Secret.
+ */
+export const OBJECTS_PER_APP = 19;
+
 export async function appObjects(namespace: string, app: string): Promise<string[]> {
   const { stdout } = await kubectl([
     'get',

@@ -1,4 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import type { Observed } from '../../../../operator/src/model/observed.ts';
+import { credentialsOf } from '../../../../operator/src/controller/generated-secrets.ts';
 import type { V1Deployment, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
 import { APPLIED_HASH_ANNOTATION, appliedHash } from '../../../../operator/src/controller/apply.ts';
@@ -9,7 +11,7 @@ import {
 } from '../../../../operator/src/model/checksum.ts';
 import { desiredState } from '../../../../operator/src/model/desired-state.ts';
 import { kubectl, waitFor, eventsMatching } from '../../../harness/kube.ts';
-import { appObjects, applyApp, condition, getJson, waitForReady } from './helpers.ts';
+import { appObjects, OBJECTS_PER_APP, applyApp, condition, getJson, waitForReady } from './helpers.ts';
 import {
   metricsText,
   writeRequests,
@@ -36,13 +38,23 @@ function templateAnnotation(w: Workload, key: string): string | undefined {
   return w.spec?.template.metadata?.annotations?.[key];
 }
 
-/** Every desired object exists with exactly the applied content, owned by the app. */
-async function expectDesiredContent(app: DistributedApp, namespace: string): Promise<void> {
+/** The generated secrets the builders were given: the Redis password and the ZooKeeper credentials. */
+async function generatedInputs(namespace: string): Promise<Observed> {
   const secret = await getJson<V1Secret>('secret', 'shop-redis-auth', namespace);
   const redisPassword = Buffer.from(secret?.data?.password ?? '', 'base64').toString('utf8');
   expect(redisPassword.length).toBeGreaterThanOrEqual(32);
-  const desired = desiredState(app, { redisPassword });
-  expect(desired.length).toBe(18);
+  const zooKeeperCredentials = credentialsOf(
+    await getJson<V1Secret>('secret', 'shop-zookeeper-auth', namespace),
+  );
+  expect(zooKeeperCredentials?.operatorPassword.length).toBeGreaterThanOrEqual(32);
+  expect(zooKeeperCredentials?.workerPassword).not.toBe(zooKeeperCredentials?.operatorPassword);
+  return { redisPassword, zooKeeperCredentials: zooKeeperCredentials! };
+}
+
+/** Every desired object exists with exactly the applied content, owned by the app. */
+async function expectDesiredContent(app: DistributedApp, namespace: string): Promise<void> {
+  const desired = desiredState(app, await generatedInputs(namespace));
+  expect(desired.length).toBe(OBJECTS_PER_APP);
   for (const object of desired) {
     const live = await getJson<{ metadata: DistributedApp['metadata'] }>(
       object.kind,
@@ -194,7 +206,8 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
     });
     expect(events[0]!.type).toBe('Warning');
     const objects = await appObjects(namespace, 'ext');
-    expect(objects.filter((o) => /redis|zookeeper/.test(o))).toEqual([]);
+    // Only the ZooKeeper credentials, which an external ensemble needs too.
+    expect(objects.filter((o) => /redis|zookeeper/.test(o))).toEqual(['secret/ext-zookeeper-auth']);
     expect(objects).toContain('statefulset.apps/ext-worker');
 
     await kubectl([
@@ -211,7 +224,7 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
   });
 
   it('deleting the app removes everything it owned', async () => {
-    expect((await appObjects(namespace, 'shop')).length).toBe(18);
+    expect((await appObjects(namespace, 'shop')).length).toBe(OBJECTS_PER_APP);
     await kubectl(['delete', 'dapp', 'shop', '-n', namespace]);
     await waitFor(
       'owned objects garbage-collected',

@@ -3,7 +3,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { DistributedApp } from '../../../../operator/src/api/schema.ts';
 import { restartComponent } from '../../../../hack/local-cluster/cluster.ts';
 import { kubectl, testClusterDir } from '../../../harness/kube.ts';
-import { appObjects, applyApp, getJson, waitForReady } from './helpers.ts';
+import { appObjects, OBJECTS_PER_APP, applyApp, getJson, waitForReady } from './helpers.ts';
 import {
   metricsText,
   startOperator,
@@ -91,7 +91,7 @@ describe('operator resilience', () => {
     expect(after.map((password, i) => passwords[i] || password)).toEqual(after);
     const uids = new Set<string>();
     for (const app of APPS) {
-      expect(await appObjects(namespace, app)).toHaveLength(18);
+      expect(await appObjects(namespace, app)).toHaveLength(OBJECTS_PER_APP);
       uids.add((await getJson<DistributedApp>('dapp', app, namespace))?.metadata.uid ?? '');
     }
     const { stdout } = await kubectl([
@@ -105,7 +105,7 @@ describe('operator resilience', () => {
       'json',
     ]);
     const managed = (JSON.parse(stdout) as { items: KubernetesObject[] }).items;
-    expect(managed).toHaveLength(18 * APPS.length);
+    expect(managed).toHaveLength(OBJECTS_PER_APP * APPS.length);
     for (const object of managed) {
       const owners = object.metadata?.ownerReferences?.filter((ref) => ref.controller === true) ?? [];
       expect(owners.map((ref) => uids.has(ref.uid))).toEqual([true]);

@@ -55,14 +55,20 @@ describe('worker pods on failed nodes', () => {
     const deleted: { name: string; force: boolean }[] = [];
     const events: StatusEvent[] = [];
     const removed: { worker: string; provenDead: string[] }[] = [];
-    const notices: string[] = [];
     const members = new Set(['shop-worker-0', 'shop-worker-1']);
     const target: RemediationTarget = {
       removeStaleSession: (worker, provenDead) => {
         removed.push({ worker, provenDead: [...provenDead] });
-        return Promise.resolve({ session: '1', owners: [], rebalanced: false });
+        // A member still registered has its session removed; a gone one has its partitions moved at once.
+        const gone = !members.has(worker);
+        return Promise.resolve({
+          session: gone ? undefined : '1',
+          owners: [],
+          rebalanced: gone,
+          waiting: true,
+        });
       },
-      noticeLeaving: (worker) => Promise.resolve(void notices.push(worker)).then(() => true as const),
+      noticeLeaving: () => Promise.resolve(true),
       isMember: (worker) => members.has(worker),
     };
     const remediation = new WorkerRemediation({
@@ -81,7 +87,7 @@ describe('worker pods on failed nodes', () => {
     const app: DistributedApp = storedApp('shop', {
       failurePolicy: { forceDeletePodsOnFailedNodes: forceDelete },
     });
-    return { remediation, app, target, members, deleted, events, removed, notices };
+    return { remediation, app, target, members, deleted, events, removed };
   }
 
   it("force-deletes with the opt-in, and only once the worker's session expired", async () => {
@@ -98,11 +104,11 @@ describe('worker pods on failed nodes', () => {
   it('moves the partitions once the session expired, without waiting for the rebalance delay', async () => {
     const t = setUp(false, node('node-b', false));
     await t.remediation.run(t.app, t.target);
-    expect(t.notices).toEqual([]); // its session lives: fencing first
+    expect(t.removed).toEqual([]); // its session lives: fencing first
     t.members.delete('shop-worker-1');
     await t.remediation.run(t.app, t.target);
     await t.remediation.run(t.app, t.target);
-    expect(t.notices).toEqual(['shop-worker-1']);
+    expect(t.removed).toEqual([{ worker: 'shop-worker-1', provenDead: ['shop-worker-1'] }]);
   });
 
   it('without the opt-in leaves the pod and says why, once', async () => {

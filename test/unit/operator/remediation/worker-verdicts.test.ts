@@ -151,6 +151,19 @@ describe('workerVerdicts', () => {
 });
 
 describe('podView', () => {
+  it('keeps the node and the pod address and drops the rest of the spec', () => {
+    const view = podView({
+      metadata: { name: 'shop-worker-0', namespace: 'demo', uid: 'u1' },
+      spec: {
+        nodeName: 'node-b',
+        containers: [{ name: 'worker', image: 'capstan', env: [{ name: 'A', value: 'x' }] }],
+      },
+      status: { phase: 'Running', podIP: '10.244.1.7', hostIP: '10.243.0.3' },
+    });
+    expect(view.spec).toEqual({ nodeName: 'node-b', containers: [] });
+    expect(view.status).toEqual({ phase: 'Running', podIP: '10.244.1.7', containerStatuses: [] });
+  });
+
   it('keeps what the verdicts read: phase, worker state, restart count, last exit', () => {
     expect(backingOff.status).toEqual({
       phase: 'Running',
