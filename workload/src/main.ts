@@ -45,7 +45,12 @@ async function connectZooKeeper(config: WorkerConfig, log: Logger): Promise<ZooK
   for (let attempt = 1; ; attempt++) {
     try {
       const { connectString, sessionTimeoutMs, access } = config.zookeeper;
-      return await connect({ connectString, sessionTimeoutMs, connectTimeoutMs: sessionTimeoutMs, ...access });
+      return await connect({
+        connectString,
+        sessionTimeoutMs,
+        connectTimeoutMs: sessionTimeoutMs,
+        ...access,
+      });
     } catch (error) {
       log.warn({ err: error, attempt }, 'zookeeper not reachable yet; retrying');
       await sleep(Math.min(500 * attempt, 5000));

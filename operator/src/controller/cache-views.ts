@@ -92,27 +92,31 @@ const KEPT_CONDITIONS = new Set(['Ready', 'DisruptionTarget']);
  * containers only while they cannot run.
  */
 export function podView(pod: V1Pod): V1Pod {
-  const conditions = (pod.status?.conditions ?? [])
+  return {
+    metadata: meta(pod),
+    // The node (workers on failed nodes) and the pod's address (ZooKeeper members asked their role).
+    ...(pod.spec?.nodeName === undefined ? {} : { spec: { nodeName: pod.spec.nodeName, containers: [] } }),
+    status: podStatusView(pod.status ?? {}),
+  };
+}
+
+function podStatusView(status: NonNullable<V1Pod['status']>): NonNullable<V1Pod['status']> {
+  const conditions = (status.conditions ?? [])
     .filter((c) => KEPT_CONDITIONS.has(c.type))
     .map((c) => ({
       type: c.type,
       status: c.status,
       ...(c.reason === undefined ? {} : { reason: c.reason }),
     }));
-  const init = (pod.status?.initContainerStatuses ?? []).filter((s) =>
+  const init = (status.initContainerStatuses ?? []).filter((s) =>
     FAILING.has(s.state?.waiting?.reason ?? ''),
   );
   return {
-    metadata: meta(pod),
-    // The node (workers on failed nodes) and the pod's address (ZooKeeper members asked their role).
-    ...(pod.spec?.nodeName === undefined ? {} : { spec: { nodeName: pod.spec.nodeName, containers: [] } }),
-    status: {
-      ...(pod.status?.phase === undefined ? {} : { phase: pod.status.phase }),
-      ...(pod.status?.podIP === undefined ? {} : { podIP: pod.status.podIP }),
-      ...(conditions.length === 0 ? {} : { conditions }),
-      ...(init.length === 0 ? {} : { initContainerStatuses: init.map(containerView) }),
-      containerStatuses: (pod.status?.containerStatuses ?? []).map(containerView),
-    },
+    ...(status.phase === undefined ? {} : { phase: status.phase }),
+    ...(status.podIP === undefined ? {} : { podIP: status.podIP }),
+    ...(conditions.length === 0 ? {} : { conditions }),
+    ...(init.length === 0 ? {} : { initContainerStatuses: init.map(containerView) }),
+    containerStatuses: (status.containerStatuses ?? []).map(containerView),
   };
 }
 
