@@ -45,7 +45,13 @@ export interface OperatorConfig {
   syncPeriodMs: number;
   /** Run each app's partition rebalancer (in ZooKeeper) while this replica leads. */
   coordinate: boolean;
+  /** How in-cluster ensembles are reached: by their cluster DNS names, or forwarded through the API server. */
+  zooKeeperAccess: ZooKeeperAccess;
 }
+
+/** Values of `--zookeeper-access`. */
+export const ZOOKEEPER_ACCESS = ['direct', 'port-forward'] as const;
+export type ZooKeeperAccess = (typeof ZOOKEEPER_ACCESS)[number];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -101,6 +107,13 @@ const FLAGS = {
     type: 'boolean',
     default: 'true',
     help: "While leading, run each DistributedApp's partition rebalancer, which writes the assignment in the app's ZooKeeper.",
+  },
+  'zookeeper-access': {
+    type: 'string',
+    default: 'direct',
+    help:
+      'How the coordinators reach an in-cluster ZooKeeper: direct (its cluster DNS names; in a pod) or ' +
+      'port-forward (through the API server, like kubectl port-forward; from outside the cluster, as make run does).',
   },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal.' },
   kubeconfig: {
@@ -242,6 +255,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Op
   if (!LOG_LEVELS.includes(raw['log-level'])) {
     throw new ConfigError(`--log-level: "${raw['log-level']}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
+  const access = raw['zookeeper-access'];
+  if (!(ZOOKEEPER_ACCESS as readonly string[]).includes(access)) {
+    throw new ConfigError(`--zookeeper-access: "${access}" is not one of ${ZOOKEEPER_ACCESS.join(', ')}`);
+  }
   return {
     namespaces: raw.namespaces
       .split(',')
@@ -256,6 +273,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Op
     maxConcurrentReconciles: parsePositiveInt('max-concurrent-reconciles', raw['max-concurrent-reconciles']),
     syncPeriodMs: parseDuration('sync-period', raw['sync-period']),
     coordinate: parseBoolean('coordinate', raw.coordinate),
+    zooKeeperAccess: access as ZooKeeperAccess,
     logLevel: raw['log-level'],
     kubeconfig: raw.kubeconfig || env.KUBECONFIG || undefined,
     clusterDomain: raw['cluster-domain'],

@@ -16,7 +16,8 @@ import { PartitionObservations } from './coordination/partition-observations.ts'
 import { addDistributedAppController } from './controller/setup.ts';
 import { PodHistory } from './remediation/pod-history.ts';
 import { buildHealthServer, createLogger, Manager, systemClock, type Logger } from './runtime/index.ts';
-import { fourLetterModeProbe } from './controller/zookeeper-roll.ts';
+import { fourLetterModeProbe, type ZooKeeperModeProbe } from './controller/zookeeper-roll.ts';
+import { portForwardTunnel, type ZooKeeperTunnel } from './coordination/zookeeper-tunnel.ts';
 
 function kubeConfig(config: OperatorConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -42,13 +43,23 @@ function coordinationParts(config: OperatorConfig): {
   observations?: PartitionObservations;
   podHistory?: PodHistory;
   activity?: CoordinatorActivity;
+  modeProbe?: ZooKeeperModeProbe;
 } {
   if (!config.coordinate) return {};
   return {
     observations: new PartitionObservations(),
     podHistory: new PodHistory(systemClock),
     activity: new CoordinatorActivity(),
+    // Asking ZooKeeper members their role is talking to ZooKeeper: only an operator that coordinates
+    // does it, and only directly (through a tunnel pod addresses are out of reach: rolls go by ordinal).
+    ...(config.zooKeeperAccess === 'direct' ? { modeProbe: fourLetterModeProbe } : {}),
   };
+}
+
+/** The tunnel to in-cluster ensembles with `--zookeeper-access=port-forward`. */
+function tunnelOf(config: OperatorConfig, manager: Manager, log: Logger): { tunnel?: ZooKeeperTunnel } {
+  if (config.zooKeeperAccess !== 'port-forward') return {};
+  return { tunnel: portForwardTunnel(manager.kubeConfig, log.child({ component: 'zookeeper-tunnel' })) };
 }
 
 async function run(config: OperatorConfig, log: Logger): Promise<void> {
@@ -74,7 +85,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       : {}),
   });
   const clusterDomain = config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain };
-  const { observations, podHistory, activity } = coordinationParts(config);
+  const { observations, podHistory, activity, modeProbe } = coordinationParts(config);
   const { caches } = addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
@@ -85,8 +96,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
     ...(observations === undefined ? {} : { partitions: observations }),
     ...(podHistory === undefined ? {} : { podHandler: podHistory }),
     coordinators: activity,
-    // Asking members their role is talking to ZooKeeper: only an operator that coordinates does it.
-    ...(config.coordinate ? { modeProbe: fourLetterModeProbe } : {}),
+    ...(modeProbe === undefined ? {} : { modeProbe }),
   });
   if (observations !== undefined)
     addCoordination(manager, {
@@ -97,6 +107,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       observations,
       activity,
       ...(podHistory === undefined ? {} : { pods: { store: caches.pods, history: podHistory } }),
+      ...tunnelOf(config, manager, log),
       ...clusterDomain,
     });
   manager.handleSignals();

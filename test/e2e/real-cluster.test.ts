@@ -37,7 +37,16 @@ import {
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
 import { runLoad } from '../../workload/src/local/load.ts';
 import { killContainer } from '../../hack/local-cluster/containers.ts';
-import { eventsMatching, testKubeconfig } from '../harness/kube.ts';
+import { eventsMatching, loadKubeConfig, testKubeconfig } from '../harness/kube.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+import { decodeAssignment } from '../../common/src/assignment-record.ts';
+import { assignmentPath } from '../../common/src/zk-paths.ts';
+import { operatorAccess } from '../../common/src/zookeeper-acl.ts';
+import { connect } from '../../common/src/zookeeper-client.ts';
+import { fourLetterWord } from '../../common/src/zookeeper-four-letter.ts';
+import { credentialsOf } from '../../operator/src/controller/generated-secrets.ts';
+import { portForwardTunnel } from '../../operator/src/coordination/zookeeper-tunnel.ts';
+import { createLogger } from '../../operator/src/runtime/index.ts';
 import { sampleOwners, workerStatus } from '../../hack/demo/owner-sampler.ts';
 
 const NAMESPACE = 'e2e-real';
@@ -184,6 +193,33 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     expect(fromOutsider).toEqual({ redis: 'timeout', zookeeper: 'timeout', upstream: 'connected' });
     expect(fromWorker).toEqual({ redis: 'connected', zookeeper: 'connected', upstream: 'connected' });
   }, 240_000);
+
+  it('reaches the in-cluster ZooKeeper through the API server, as make run does (--zookeeper-access=port-forward)', async () => {
+    const secret = await getJson<V1Secret>(steps, ['secret', `${APP}-zookeeper-auth`, '-n', NAMESPACE]);
+    const credentials = credentialsOf(secret);
+    expect(credentials).toBeDefined();
+    const tunnel = await portForwardTunnel(loadKubeConfig(), createLogger({ level: 'silent' })).open({
+      namespace: NAMESPACE,
+      pods: [`${APP}-zookeeper-0`],
+      port: 2181,
+    });
+    try {
+      const [host, port] = tunnel.connectString.split(':');
+      expect(host).toBe('127.0.0.1');
+      expect(await fourLetterWord(host!, Number(port), 'ruok', { timeoutMs: 10_000 })).toBe('imok');
+      const client = await connect({ connectString: tunnel.connectString, ...operatorAccess(credentials!) });
+      try {
+        const record = decodeAssignment(
+          (await client.get(assignmentPath({ namespace: NAMESPACE, app: APP }))).data,
+        );
+        expect(record.partitions).toHaveLength(64);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await tunnel.close();
+    }
+  }, 120_000);
 
   it("guards the app's ZooKeeper paths with its digest ACLs: a worker reads the assignment but cannot write it, anyone else reads nothing", async () => {
     const [worker] = await appPods(steps, NAMESPACE, APP, 'worker');

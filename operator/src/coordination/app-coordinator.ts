@@ -36,6 +36,7 @@ export interface AppCoordinatorOptions {
   readonly onSettled: (spec: CoordinatorSpec, durationMs: number) => void;
   readonly onUnreachable: (spec: CoordinatorSpec) => void;
   readonly createClient?: RebalancerSessionOptions['createClient'];
+  readonly tunnel?: RebalancerSessionOptions['tunnel'];
 }
 
 function describe(error: unknown): string {
@@ -71,6 +72,7 @@ export class AppCoordinator implements RemediationTarget {
           onSettled: (durationMs) => options.onSettled(spec, durationMs),
           onAccess: (access) => (this.#access = access),
           ...(options.createClient === undefined ? {} : { createClient: options.createClient }),
+          ...(options.tunnel === undefined ? {} : { tunnel: options.tunnel }),
         }),
       onState: (state) => this.#report(state),
       backoff: options.backoff,

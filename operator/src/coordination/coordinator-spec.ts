@@ -7,6 +7,7 @@
 import type { AppCredentials } from '../../../common/src/zookeeper-acl.ts';
 import type { DistributedApp } from '../api/schema.ts';
 import type { Observed } from '../model/observed.ts';
+import { appNames, podName } from '../model/names.ts';
 import { zooKeeperConnect } from '../model/zookeeper-config-map.ts';
 
 /** One app's coordination settings; `namespace` and `app` name its ZooKeeper subtree. */
@@ -15,6 +16,8 @@ export interface CoordinatorSpec {
   readonly app: string;
   /** As the workers get it (`CAPSTAN_ZOOKEEPER_CONNECT`): in-cluster members by DNS name, or the external one. */
   readonly connectString: string;
+  /** The in-cluster ensemble's member pods, in member order (what a tunnel forwards to); none for an external one. */
+  readonly members?: readonly string[];
   /** `spec.workers.partitions`. */
   readonly partitions: number;
   /** `spec.failurePolicy.rebalanceDelaySeconds` in milliseconds. */
@@ -57,7 +60,13 @@ export function coordinatorSpec(app: DistributedApp, observed: Observed): Coordi
   if (connectString === '') return undefined;
   const delaySeconds = app.spec.failurePolicy?.rebalanceDelaySeconds ?? 0;
   const replicas = app.spec.workers.replicas;
-  return { ...ref, connectString, partitions, departureDelayMs: delaySeconds * 1000, replicas };
+  const ensemble = app.spec.coordination.zookeeper;
+  const set = appNames(ref.app).zookeeper;
+  const members =
+    ensemble === undefined
+      ? {}
+      : { members: Array.from({ length: ensemble.replicas }, (_, i) => podName(set, i)) };
+  return { ...ref, connectString, ...members, partitions, departureDelayMs: delaySeconds * 1000, replicas };
 }
 
 /** True when a coordinator running `a` can keep running for `b`. */

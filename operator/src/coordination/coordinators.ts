@@ -69,6 +69,8 @@ export interface CoordinatorsOptions {
   readonly credentials?: CredentialSource;
   /** Makes each app's ZooKeeper client; default the real one (tests wrap it to reach the sessions). */
   readonly createClient?: RebalancerSessionOptions['createClient'];
+  /** Reaches in-cluster ensembles through a tunnel (`--zookeeper-access=port-forward`); default: directly. */
+  readonly tunnel?: RebalancerSessionOptions['tunnel'];
 }
 
 /** See the module comment. */
@@ -137,6 +139,7 @@ export class Coordinators {
       onSettled: (_s, durationMs) => o.metrics.rebalanceSettled(durationMs),
       onUnreachable: (s) => o.observations?.unreachable(s),
       ...(o.createClient === undefined ? {} : { createClient: o.createClient }),
+      ...(o.tunnel === undefined ? {} : { tunnel: o.tunnel }),
     });
     const key = coordinatorKey(spec);
     this.#running.set(key, coordinator);

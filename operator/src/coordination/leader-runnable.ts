@@ -25,6 +25,7 @@ import {
 import { CoordinationMetrics } from './coordination-metrics.ts';
 import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CredentialSource } from './coordinator-spec.ts';
+import type { ZooKeeperTunnel } from './zookeeper-tunnel.ts';
 import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
 import type { PartitionObservations } from './partition-observations.ts';
 
@@ -98,6 +99,8 @@ export interface AddCoordinationOptions {
    * proves dead or crash-looping are acted on. Default: session expiry only.
    */
   readonly pods?: { readonly store: Store<V1Pod>; readonly history: PodHistory };
+  /** How in-cluster ensembles are reached from outside the cluster; default: directly by DNS name. */
+  readonly tunnel?: ZooKeeperTunnel;
 }
 
 /**
@@ -141,6 +144,7 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
       ...(options.observations === undefined ? {} : { observations: options.observations }),
       ...(options.activity === undefined ? {} : { activity: options.activity }),
+      ...(options.tunnel === undefined ? {} : { tunnel: options.tunnel }),
     }),
   );
 }

@@ -22,6 +22,8 @@ import type { Logger } from '../runtime/index.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
 import { OwnershipObserver } from './ownership-observer.ts';
 import type { Session } from './supervisor.ts';
+import type { OpenTunnel, ZooKeeperTunnel } from './zookeeper-tunnel.ts';
+import { PORTS } from '../model/ports.ts';
 import { workerOrdinal } from '../model/names.ts';
 
 /** Client timeouts of a coordinator; defaults in {@link DEFAULT_ZOOKEEPER_TIMEOUTS}. */
@@ -56,6 +58,11 @@ export interface RebalancerSessionOptions {
   readonly onConnected: (connected: boolean) => void;
   /** The open session's client and rebalancer once started, undefined once it closes. Default: none. */
   readonly onAccess?: (access: SessionAccess | undefined) => void;
+  /**
+   * Reaches an in-cluster ensemble through a tunnel (`--zookeeper-access=port-forward`, for an operator
+   * outside the cluster); default: directly, by the members' cluster DNS names.
+   */
+  readonly tunnel?: ZooKeeperTunnel;
   /** Makes the (not yet started) client; default `new ZooKeeperClient(options)`. Tests wrap it to reach the session. */
   readonly createClient?: (options: ConnectOptions) => ZooKeeperClient;
 }
@@ -105,20 +112,47 @@ function rebalancerLogger(client: ZooKeeperClient, logger: Logger): NonNullable<
   };
 }
 
-/** Connects, starts the rebalancer and returns the session; see the module comment. */
-export async function openRebalancerSession(options: RebalancerSessionOptions): Promise<Session> {
+/**
+ * The started client of a session, through a tunnel when one is given for an in-cluster ensemble; rejects
+ * (having closed what it opened) when the session cannot be started or `signal` aborted meanwhile.
+ */
+async function connectClient(
+  options: RebalancerSessionOptions,
+): Promise<{ client: ZooKeeperClient; tunnel: OpenTunnel | undefined }> {
   const { spec, signal, timeouts } = options;
   const access = spec.credentials === undefined ? {} : operatorAccess(spec.credentials);
-  const settings: ConnectOptions = { connectString: spec.connectString, ...timeouts, ...access };
+  const tunnel =
+    options.tunnel === undefined || spec.members === undefined
+      ? undefined
+      : await options.tunnel.open({
+          namespace: spec.namespace,
+          pods: spec.members,
+          port: PORTS.zookeeperClient,
+        });
+  const connectString = tunnel?.connectString ?? spec.connectString;
+  const settings: ConnectOptions = { connectString, ...timeouts, ...access };
   const client = (options.createClient ?? ((o: ConnectOptions) => new ZooKeeperClient(o)))(settings);
   // Not closed while its first connection is in progress, not even on abort: node-zookeeper-client, closed
   // then, can take the server's late handshake answer for the reply to its close request and throw from a
   // socket callback (an uncaught exception). start() settles within connectTimeoutMs either way.
-  await client.start();
+  try {
+    await client.start();
+  } catch (error: unknown) {
+    await tunnel?.close();
+    throw error;
+  }
   if (signal.aborted) {
     await client.close();
+    await tunnel?.close();
     throw new AbortedError();
   }
+  return { client, tunnel };
+}
+
+/** Connects, starts the rebalancer and returns the session; see the module comment. */
+export async function openRebalancerSession(options: RebalancerSessionOptions): Promise<Session> {
+  const { spec, signal } = options;
+  const { client, tunnel } = await connectClient(options);
   const rebalancer = new Rebalancer({
     namespace: spec.namespace,
     app: spec.app,
@@ -148,6 +182,7 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
     const stopped = rebalancer.close();
     await client.close();
     await stopped;
+    await tunnel?.close();
   };
   const credentials = spec.credentials;
   const ready = credentials === undefined ? Promise.resolve() : ensureAppTree(client, spec, credentials);

@@ -40,11 +40,18 @@ describe('operator configuration', () => {
       kubeconfig: '/tmp/kc',
     });
     expect(parseConfig(['--no-leader-elect'], {})).toMatchObject({ leaderElect: false });
+    expect(parseConfig([], {})).toMatchObject({ zooKeeperAccess: 'direct' });
+    expect(parseConfig(['--zookeeper-access=port-forward'], {})).toMatchObject({
+      zooKeeperAccess: 'port-forward',
+    });
   });
 
   it('rejects bad input with errors naming the flag', () => {
     expect(() => parseConfig(['--bogus'], {})).toThrow(ConfigError);
     expect(() => parseConfig(['--log-level=loud'], {})).toThrow(/--log-level/);
+    expect(() => parseConfig(['--zookeeper-access=tunnel'], {})).toThrow(
+      /--zookeeper-access.*direct, port-forward/,
+    );
     expect(() => parseConfig(['--max-concurrent-reconciles=0'], {})).toThrow(/--max-concurrent-reconciles/);
     expect(() => parseConfig(['--leader-elect-renew-deadline=20s'], {})).toThrow(/renew deadline/);
     expect(() => parseDuration('x', '15')).toThrow(/--x/);

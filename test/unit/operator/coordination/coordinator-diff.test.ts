@@ -46,6 +46,8 @@ describe('desiredCoordinators', () => {
       namespace: 'demo',
       app: 'shop',
       connectString: workersGet,
+      // What a port-forward tunnel forwards to, member by member.
+      members: ['shop-zookeeper-0', 'shop-zookeeper-1', 'shop-zookeeper-2'],
       partitions: 32,
       departureDelayMs: 7_000,
       replicas: 3,
