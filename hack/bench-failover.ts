@@ -24,9 +24,8 @@ import {
   waitFor,
   type Steps,
 } from './demo/kube-steps.ts';
-import { sampleOwners, workerStatus } from './demo/owner-sampler.ts';
+import { observeFailover, workerStatus } from './demo/owner-sampler.ts';
 import { CAPSTAN_VERSION } from '../operator/src/api/limits.ts';
-import { runLoad } from '../workload/src/local/load.ts';
 
 const clusterDir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(repoRoot, 'tmp', 'cluster'));
 const NAMESPACE = 'capstan-bench';
@@ -89,18 +88,12 @@ async function round(steps: Steps, haproxy: string, kind: Case, index: number): 
   });
   const victim = workers[index % workers.length]!;
   const share = [...before.values()].filter((w) => w === victim.metadata.name).length;
-  let stop = false;
-  const load = runLoad({
-    url: (i) => `${haproxy}/v1/cache/bench-${kind}-${index}-${i % 64}`,
-    concurrency: 4,
-    total: 1_000_000,
-    maxMs: 180_000,
-    stop: () => stop,
+  const observers = observeFailover({
+    haproxy,
+    prefix: `bench-${kind}-${index}`,
+    keys: 64,
+    workerUrls: workers.map((p) => `http://${p.status.podIP}:8080`),
   });
-  const owners = sampleOwners(
-    workers.map((p) => `http://${p.status.podIP}:8080`),
-    () => stop,
-  );
   if (kind === 'pod-deleted')
     await step(steps, 'kubectl', ['delete', 'pod', victim.metadata.name, '-n', NAMESPACE, '--wait=false']);
   const killedAt = Date.now();
@@ -116,8 +109,7 @@ async function round(steps: Steps, haproxy: string, kind: Case, index: number): 
       : undefined;
   });
   const failoverMs = Date.now() - killedAt;
-  stop = true;
-  const [during, sampled] = await Promise.all([load, owners]);
+  const { load: during, owners: sampled } = await observers.stop();
   await waitAppReady(steps, NAMESPACE, APP);
   return {
     failoverMs,

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { runLoad, type LoadResult } from '../../workload/src/local/load.ts';
 
 /** What {@link sampleOwners} saw: how many rounds, and every partition two workers served in one round. */
 export interface OwnerSamples {
@@ -44,4 +45,47 @@ export async function sampleOwners(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return result;
+}
+
+/** What ran beside a failure: GETs through the load balancer and owner samples of the workers. */
+export interface FailoverObservation {
+  load: LoadResult;
+  owners: OwnerSamples;
+}
+
+/** Options of {@link observeFailover}. */
+export interface ObserveFailoverOptions {
+  /** The load balancer's base URL; GETs go to `/v1/cache/<prefix>-<n>` over `keys` keys. */
+  readonly haproxy: string;
+  readonly prefix: string;
+  readonly keys: number;
+  /** The workers' base URLs to sample (`http://<pod IP>:8080`). */
+  readonly workerUrls: readonly string[];
+  /** Bound of both, whatever happens; default 180 s. */
+  readonly maxMs?: number;
+}
+
+/**
+ * Starts GETs (4 at a time) through the load balancer and the owner sampler; `stop()` (idempotent)
+ * ends both and resolves what they saw.
+ */
+export function observeFailover(options: ObserveFailoverOptions): { stop(): Promise<FailoverObservation> } {
+  const maxMs = options.maxMs ?? 180_000;
+  let stopped = false;
+  const load = runLoad({
+    url: (i) => `${options.haproxy}/v1/cache/${options.prefix}-${i % options.keys}`,
+    concurrency: 4,
+    total: 1_000_000,
+    maxMs,
+    stop: () => stopped,
+  });
+  const owners = sampleOwners([...options.workerUrls], () => stopped, maxMs);
+  let result: Promise<FailoverObservation> | undefined;
+  return {
+    stop: () => {
+      stopped = true;
+      result ??= Promise.all([load, owners]).then(([l, o]) => ({ load: l, owners: o }));
+      return result;
+    },
+  };
 }

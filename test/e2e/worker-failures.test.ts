@@ -15,7 +15,7 @@ import {
   waitAppReady,
   type PodJson,
 } from '../../hack/demo/app-steps.ts';
-import { sampleOwners, type OwnerSamples } from '../../hack/demo/owner-sampler.ts';
+import { observeFailover, type FailoverObservation } from '../../hack/demo/owner-sampler.ts';
 import {
   OPERATOR_IMAGE,
   getJson,
@@ -31,7 +31,6 @@ import {
 import { killContainer } from '../../hack/local-cluster/containers.ts';
 import { failNode, restoreNode } from '../../hack/local-cluster/cluster.ts';
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
-import { runLoad, type LoadResult } from '../../workload/src/local/load.ts';
 import { eventsMatching, testClusterDir, testKubeconfig } from '../harness/kube.ts';
 
 const NAMESPACE = 'e2e-failures';
@@ -56,7 +55,7 @@ interface WorkerState {
 
 /** What a failure test ran beside the failure: GETs through HAProxy and owner samples. */
 interface Observers {
-  stop(): Promise<{ load: LoadResult; owners: OwnerSamples }>;
+  stop(): Promise<FailoverObservation>;
 }
 
 describe('worker failures on the real nodes', () => {
@@ -89,28 +88,9 @@ describe('worker failures on the real nodes', () => {
 
   async function observe(prefix: string): Promise<Observers> {
     const workers = await appPods(steps, NAMESPACE, APP, 'worker');
-    let stopped = false;
-    const load = runLoad({
-      url: (i) => `${haproxy}/v1/cache/${prefix}-${i % 40}`,
-      concurrency: 4,
-      total: 200_000,
-      maxMs: 300_000,
-      stop: () => stopped,
-    });
     // Pod IPs change when a pod is recreated; the sampler covers the pods there were at the start.
-    const owners = sampleOwners(
-      workers.map((p) => `http://${p.status.podIP}:8080`),
-      () => stopped,
-      300_000,
-    );
-    let result: Promise<{ load: LoadResult; owners: OwnerSamples }> | undefined;
-    running = {
-      stop: () => {
-        stopped = true;
-        result ??= Promise.all([load, owners]).then(([l, o]) => ({ load: l, owners: o }));
-        return result;
-      },
-    };
+    const workerUrls = workers.map((p) => `http://${p.status.podIP}:8080`);
+    running = observeFailover({ haproxy, prefix, keys: 40, workerUrls, maxMs: 300_000 });
     return running;
   }
 
