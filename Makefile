@@ -71,7 +71,7 @@ bench-workload: bootstrap ## Workload benchmark: failover over 10 kills, coalesc
 
 ##@ Local cluster
 .PHONY: cluster-up cluster-down demo images bench-failover
-cluster-up: bootstrap tools ## Start the local cluster: control plane, 2 real nodes (containerd + kubelet), kube-proxy, CoreDNS, registry with the images, 3 kwok nodes; writes $(KUBECONFIG).
+cluster-up: bootstrap tools ## Start the local cluster: control plane, 2 real nodes (containerd + kubelet), kube-proxy, CoreDNS, registry with the images (CAPSTAN_KWOK_NODES=3 adds kwok nodes); writes $(KUBECONFIG).
 	node hack/cluster.ts up
 cluster-down: bootstrap-node ## Stop the local cluster and remove what it set up on this machine (processes, mounts, cgroups, network).
 	node hack/cluster.ts down

@@ -3,26 +3,34 @@
 //   node hack/cluster.ts down   stops it and removes what it set up on the host
 //   node hack/cluster.ts footprint [seconds]   RSS and CPU of its processes over a window (default 30 s)
 // CAPSTAN_REAL_NODES (default 2) real nodes run real containers; 0 gives a control plane with kwok nodes only.
+// CAPSTAN_KWOK_NODES fake kwok nodes beside them (default 0 with real nodes, 3 without).
 import { join, resolve } from 'node:path';
 import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
 import { describeFootprint, measureFootprint } from './local-cluster/footprint.ts';
 
 const dir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(import.meta.dirname, '..', 'tmp', 'cluster'));
 
-function realNodes(): number {
-  const raw = process.env.CAPSTAN_REAL_NODES ?? '2';
+function count(variable: string, fallback: number, example: string): number {
+  const raw = process.env[variable] ?? String(fallback);
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0)
-    throw new Error(`CAPSTAN_REAL_NODES=${raw}: set a whole number such as 2 (0: kwok nodes only)`);
+    throw new Error(`${variable}=${raw}: set a whole number such as ${example}`);
   return n;
+}
+
+function realNodes(): number {
+  return count('CAPSTAN_REAL_NODES', 2, '2 (0: kwok nodes only)');
 }
 
 async function up(): Promise<void> {
   const started = Date.now();
-  const state = await startLocalCluster({ dir, realNodes: realNodes() });
+  const real = realNodes();
+  const kwok = count('CAPSTAN_KWOK_NODES', real > 0 ? 0 : 3, '3');
+  const state = await startLocalCluster({ dir, realNodes: real, nodes: kwok });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const kwokText = `${kwok} kwok node${kwok === 1 ? '' : 's'}`;
   const nodes =
-    state.realNodes.length > 0 ? `real nodes ${state.realNodes.join(', ')} and 3 kwok nodes` : '3 kwok nodes';
+    state.realNodes.length > 0 ? `real nodes ${state.realNodes.join(', ')} and ${kwokText}` : kwokText;
   process.stdout.write(
     [
       `Local cluster is up in ${seconds}s (${state.server}) with ${nodes}; logs in ${join(dir, 'logs')}.`,

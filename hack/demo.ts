@@ -1,6 +1,6 @@
 // `make demo`: Capstan on a real local Kubernetes cluster, in one command. Every command it runs is
 // printed, so a Kubernetes user can follow it and repeat it by hand:
-//   1. the local cluster (tmp/cluster, reused when it runs): control plane, 2 real nodes, kwok nodes
+//   1. the local cluster (tmp/cluster, reused when it runs): control plane, 2 real nodes
 //   2. the project's images, built from its Dockerfiles and pushed to the cluster's local registry
 //   3. helm install of charts/capstan: the operator as real pods (two replicas, leader election)
 //   4. a tiny upstream and examples/minimal.yaml in a namespace that enforces Pod Security restricted

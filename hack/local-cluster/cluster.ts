@@ -5,8 +5,9 @@
  * startLocalCluster(options) starts, in order:
  *  1. (real nodes) the host network (host-network.ts) after sweeping what a crashed run left
  *  2. etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (control-plane.ts)
- *  3. kwok nodes; tainted `kwok.x-k8s.io/node=fake:NoSchedule` when real nodes exist, so an
- *     ordinary pod lands on a real node and only pods that tolerate the taint land on kwok
+ *  3. kwok nodes (3 by default without real nodes, none by default with them); tainted
+ *     `kwok.x-k8s.io/node=fake:NoSchedule` when real nodes exist, so an ordinary pod lands on a real node
+ *     and only pods that tolerate the taint land on kwok
  *  4. (real nodes) the local registry with the project's images (hack/images.sh), a containerd and
  *     a kubelet per node (real-node.ts), one kube-proxy and CoreDNS (host-services.ts), the kube-dns
  *     Service, a default StorageClass with a pool of volumes; then waits for every node to be Ready
@@ -68,7 +69,10 @@ export interface LocalClusterOptions {
   dir: string;
   /** Where the binaries are; default `$CAPSTAN_TOOLS_BIN` or the repository's bin/. */
   binDir?: string;
-  /** Fake kwok nodes to register; default 3. */
+  /**
+   * Fake kwok nodes to register; default 3 without real nodes, none with them (each renews a lease every
+   * few seconds, a cost an idle cluster with real nodes does without; the scale benchmark runs without real nodes).
+   */
   nodes?: number;
   /** Real nodes (kubelet + containerd) to start; default 0. Needs root. */
   realNodes?: number;
@@ -87,6 +91,17 @@ function kwokNodes(count: number, tainted: boolean): object[] {
     },
     spec: tainted ? { taints: [{ key: 'kwok.x-k8s.io/node', value: 'fake', effect: 'NoSchedule' }] } : {},
   }));
+}
+
+/** Registers `count` kwok nodes (default: see `LocalClusterOptions.nodes`), tainted when real nodes exist. */
+async function registerKwokNodes(
+  bin: string,
+  kubeconfig: string,
+  count: number | undefined,
+  real: boolean,
+): Promise<void> {
+  const nodes = count ?? (real ? 0 : 3);
+  if (nodes > 0) await applyObjects(bin, kubeconfig, kwokNodes(nodes, real));
 }
 
 function requiredBinaries(bin: string, realNodes: number): void {
@@ -179,7 +194,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   try {
     if (real) await setUpHostNetwork(realNodes);
     await startControlPlaneComponents(state, bin, pki, real);
-    await applyObjects(bin, kubeconfig, kwokNodes(options.nodes ?? 3, real));
+    await registerKwokNodes(bin, kubeconfig, options.nodes, real);
     if (real) await startRealNodes(state, bin, pki, { count: realNodes, images: options.images ?? true });
   } catch (err) {
     await stopLocalCluster(dir);
