@@ -119,11 +119,9 @@ export function appTree(ref: AppRef, credentials: AppCredentials): TreeNode[] {
   ];
 }
 
-const ORDER: readonly ZooKeeperPermission[] = ALL;
-
 function key(acl: readonly ZooKeeperAcl[]): string {
   return acl
-    .map((e) => `${e.scheme}:${e.id}:${ORDER.filter((p) => e.perms.includes(p)).join(',')}`)
+    .map((e) => `${e.scheme}:${e.id}:${ALL.filter((p) => e.perms.includes(p)).join(',')}`)
     .sort()
     .join(' ');
 }

@@ -10,7 +10,6 @@ import type { CreateMode, TransactionOp } from './zookeeper-transaction.ts';
 export { ZooKeeperError, ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
 export { ZooKeeperTransaction } from './zookeeper-transaction.ts';
 export type { CreateMode } from './zookeeper-transaction.ts';
-export { digestId } from './zookeeper-acl.ts';
 
 /** Options of {@link connect}. Only `connectString` is required. */
 export interface ConnectOptions {

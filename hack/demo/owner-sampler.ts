@@ -65,11 +65,13 @@ export interface ObserveFailoverOptions {
   readonly maxMs?: number;
 }
 
-/**
- * Starts GETs (4 at a time) through the load balancer and the owner sampler; `stop()` (idempotent)
- * ends both and resolves what they saw.
- */
-export function observeFailover(options: ObserveFailoverOptions): { stop(): Promise<FailoverObservation> } {
+/** What {@link observeFailover} started: `stop()` (idempotent) ends it and resolves what it saw. */
+export interface FailoverObservers {
+  stop(): Promise<FailoverObservation>;
+}
+
+/** Starts GETs (4 at a time) through the load balancer and the owner sampler. */
+export function observeFailover(options: ObserveFailoverOptions): FailoverObservers {
   const maxMs = options.maxMs ?? 180_000;
   let stopped = false;
   const load = runLoad({

@@ -47,7 +47,7 @@ import { fourLetterWord } from '../../common/src/zookeeper-four-letter.ts';
 import { credentialsOf } from '../../operator/src/controller/generated-secrets.ts';
 import { portForwardTunnel } from '../../operator/src/coordination/zookeeper-tunnel.ts';
 import { createLogger } from '../../operator/src/runtime/index.ts';
-import { sampleOwners, workerStatus } from '../../hack/demo/owner-sampler.ts';
+import { observeFailover, workerStatus } from '../../hack/demo/owner-sampler.ts';
 
 const NAMESPACE = 'e2e-real';
 const OPERATOR_NAMESPACE = 'capstan-system';
@@ -274,27 +274,20 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       ((await workerStatus(url))?.owned ?? []).sort((a, b) => a - b);
     const ownedBefore = await ownedBy(victimUrl);
     expect(ownedBefore.length).toBeGreaterThan(0);
-    let stop = false;
-    const load = runLoad({
-      url: (i) => `${urls.haproxy}/v1/cache/during-kill-${i % 40}`,
-      concurrency: 4,
-      total: 100_000,
-      maxMs: 180_000,
-      stop: () => stop,
-    });
-    const owners = sampleOwners(workerUrls, () => stop);
+    const observers = observeFailover({ haproxy: urls.haproxy, prefix: 'during-kill', keys: 40, workerUrls });
     const killedAt = Date.now();
-    const kill = await killWorkerContainer(steps, NAMESPACE, victim.metadata.name).catch((error: unknown) => {
-      stop = true;
-      throw error;
-    });
+    const kill = await killWorkerContainer(steps, NAMESPACE, victim.metadata.name).catch(
+      async (error: unknown) => {
+        await observers.stop();
+        throw error;
+      },
+    );
     const ownedAgain = await waitFor('the restarted worker serving its partitions again', async () => {
       const now = await ownedBy(victimUrl);
       return now.length === ownedBefore.length ? now : undefined;
     });
     const servedAfterMs = Date.now() - killedAt;
-    stop = true;
-    const [during, sampled] = await Promise.all([load, owners]);
+    const { load: during, owners: sampled } = await observers.stop();
     const after = await partitions();
     console.log(
       `kill -9 ${kill.pid} in ${kill.pod} on ${kill.node}: restarts ${kill.restartsBefore} -> ${kill.restartsAfter}; ` +

@@ -15,7 +15,7 @@ import {
   waitAppReady,
   type PodJson,
 } from '../../hack/demo/app-steps.ts';
-import { observeFailover, type FailoverObservation } from '../../hack/demo/owner-sampler.ts';
+import { observeFailover, type FailoverObservers } from '../../hack/demo/owner-sampler.ts';
 import {
   OPERATOR_IMAGE,
   getJson,
@@ -53,17 +53,12 @@ interface WorkerState {
   state?: { running?: object; waiting?: { reason?: string } };
 }
 
-/** What a failure test ran beside the failure: GETs through HAProxy and owner samples. */
-interface Observers {
-  stop(): Promise<FailoverObservation>;
-}
-
 describe('worker failures on the real nodes', () => {
   let steps: Steps;
   let haproxy: string;
   let nodeFailed = false;
   /** The observers of the running test, stopped after it even when it failed. */
-  let running: Observers | undefined;
+  let running: FailoverObservers | undefined;
 
   const app = async (): Promise<AppJson | undefined> =>
     getJson<AppJson>(steps, ['dapp', APP, '-n', NAMESPACE]);
@@ -86,7 +81,7 @@ describe('worker failures on the real nodes', () => {
     return balanced && Math.min(...counts) > 0 ? byWorker : undefined;
   };
 
-  async function observe(prefix: string): Promise<Observers> {
+  async function observe(prefix: string): Promise<FailoverObservers> {
     const workers = await appPods(steps, NAMESPACE, APP, 'worker');
     // Pod IPs change when a pod is recreated; the sampler covers the pods there were at the start.
     const workerUrls = workers.map((p) => `http://${p.status.podIP}:8080`);

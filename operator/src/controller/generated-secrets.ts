@@ -94,12 +94,14 @@ const CREDENTIAL_KEYS = [
   ZOOKEEPER_SECRET_KEYS.workerPassword,
 ] as const;
 
+function toCredentials(values: Record<(typeof CREDENTIAL_KEYS)[number], string>): AppCredentials {
+  return { operatorPassword: values['operator-password'], workerPassword: values['worker-password'] };
+}
+
 /** The app's ZooKeeper credentials of a Secret's data, or undefined while any is missing. */
 export function credentialsOf(secret: V1Secret | undefined): AppCredentials | undefined {
   const values = decodeKeys(secret, CREDENTIAL_KEYS);
-  return values === undefined
-    ? undefined
-    : { operatorPassword: values['operator-password'], workerPassword: values['worker-password'] };
+  return values === undefined ? undefined : toCredentials(values);
 }
 
 /** The app's ZooKeeper digest credentials (`<app>-zookeeper-auth`). */
@@ -108,6 +110,5 @@ export async function zooKeeperCredentials(
   options: GeneratedSecretOptions,
 ): Promise<AppCredentials> {
   const name = appNames(app.metadata.name ?? '').zookeeperAuth;
-  const values = await generatedValues(app, name, CREDENTIAL_KEYS, options);
-  return { operatorPassword: values['operator-password'], workerPassword: values['worker-password'] };
+  return toCredentials(await generatedValues(app, name, CREDENTIAL_KEYS, options));
 }
