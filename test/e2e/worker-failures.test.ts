@@ -138,25 +138,41 @@ describe('worker failures on the real nodes', () => {
     const original = (await pod(victim))!;
     const observers = await observe('crash');
     const started = Date.now();
-    // Three kills in a row: the kubelet restarts it, then backs off (CrashLoopBackOff).
+    const replaced = (p: PodJson | undefined) => p !== undefined && p.metadata.uid !== original.metadata.uid;
+    const others = [`${APP}-worker-1`, `${APP}-worker-2`];
+    // Watched from the first kill on: the operator may move and then delete at any kill from the second
+    // (the kubelet backs off from then on), so the move is caught whenever it comes, with the pod that
+    // was there right after it (the status is read first).
+    const movedWhile = waitFor(
+      'the crash-looping worker’s partitions on the others',
+      async () => {
+        const moved = await balancedOver(others);
+        return moved && { moved, uid: (await pod(victim))?.metadata.uid, at: Date.now() };
+      },
+      300_000,
+    );
+    movedWhile.catch(() => undefined);
+    // Up to three kills in a row: the kubelet restarts it, then backs off (CrashLoopBackOff). Once the
+    // operator deleted the pod (only a crash-looping one), the loop is over.
     for (let kill = 1; kill <= 3; kill++) {
       const before = await waitFor(`${victim} running (kill ${kill})`, async () => {
-        const state = workerState(await pod(victim));
+        const now = await pod(victim);
+        const state = workerState(now);
+        if (replaced(now)) return 'replaced';
         return state?.state?.running !== undefined && state.containerID !== undefined ? state : undefined;
       });
+      if (before === 'replaced') break;
       await killContainer(before.containerID!);
-      if (kill < 3) {
-        await waitFor(`${victim} restarted after kill ${kill}`, async () =>
-          (workerState(await pod(victim))?.restartCount ?? 0) > before.restartCount ? true : undefined,
-        );
-      }
+      if (kill === 3) break;
+      const after = await waitFor(`${victim} restarted or replaced after kill ${kill}`, async () => {
+        const now = await pod(victim);
+        if (replaced(now)) return 'replaced';
+        return (workerState(now)?.restartCount ?? 0) > before.restartCount ? 'restarted' : undefined;
+      });
+      if (after === 'replaced') break;
     }
-    const others = [`${APP}-worker-1`, `${APP}-worker-2`];
-    const moved = await waitFor('the crash-looping worker’s partitions on the others', () =>
-      balancedOver(others),
-    );
-    const uidWhenMoved = (await pod(victim))?.metadata.uid;
-    const movedAfterMs = Date.now() - started;
+    const { moved, uid: uidWhenMoved, at } = await movedWhile;
+    const movedAfterMs = at - started;
     let degraded = false;
     const warning = await waitFor('a WorkerCrashLooping event', async () => {
       const status = (await app())?.status;
