@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { FencedStore } from './fenced-store.ts';
 import type { WorkloadMetrics } from './metrics.ts';
 import type { RedisCache } from './redis-cache.ts';
+import { RequestError, RequestErrorCodes, preview } from './request-errors.ts';
 
 /** What the runtime gives every handler and hook. */
 export interface AppServices {
@@ -31,7 +32,11 @@ export interface PartitionedRoute {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** fastify route path, e.g. `/v1/things/:key`. */
   url: string;
-  /** The request's key; default `request.params.key`. */
+  /**
+   * The request's key; default {@link keyParam} (`request.params.key`, checked with {@link checkKey}: a
+   * bad key is a 400 at the first worker, before any forward). Call {@link checkKey} on a key of your own
+   * for the same answers.
+   */
   key?: (request: FastifyRequest) => string;
   schema?: FastifySchema;
   /** Runs only at the owner, while it serves the partition. The returned value is the reply body. */
@@ -101,9 +106,48 @@ export function defineApp(definition: AppDefinition): AppDefinition {
   return Object.freeze({ ...definition, routes: Object.freeze([...definition.routes]) });
 }
 
-/** The default key of a request: its `:key` path parameter. */
+/** The longest key, in bytes of UTF-8. */
+export const MAX_KEY_BYTES = 512;
+
+/** Control characters (U+0000 to U+001F, U+007F to U+009F) and lone surrogates (not encodable as UTF-8). */
+const MALFORMED = /[\p{Cc}\p{Cs}]/u;
+
+const KEY_RULES = `a key is 1 to ${MAX_KEY_BYTES} bytes of UTF-8 without control characters`;
+
+/**
+ * Checks a request's key and returns it. A key is any non-empty Unicode string of at most
+ * {@link MAX_KEY_BYTES} bytes of UTF-8 without control characters (U+0000 to U+001F, U+007F to U+009F)
+ * or lone surrogates. Throws a {@link RequestError} with status 400 and code `CAPSTAN_KEY_EMPTY`,
+ * `CAPSTAN_KEY_TOO_LONG` or `CAPSTAN_KEY_INVALID`; its message quotes the key only as a short prefix.
+ */
+export function checkKey(key: string): string {
+  if (key === '') {
+    throw new RequestError(400, RequestErrorCodes.KEY_EMPTY, `the key is empty: ${KEY_RULES}`);
+  }
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) {
+    throw new RequestError(
+      400,
+      RequestErrorCodes.KEY_TOO_LONG,
+      `the key is ${bytes} bytes of UTF-8, more than the limit of ${MAX_KEY_BYTES}: use a shorter key (it starts ${preview(key)})`,
+    );
+  }
+  const bad = MALFORMED.exec(key);
+  if (bad) {
+    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    const what = /\p{Cs}/u.test(bad[0]) ? 'a lone surrogate' : 'a control character';
+    throw new RequestError(
+      400,
+      RequestErrorCodes.KEY_INVALID,
+      `the key ${preview(key)} contains ${what} (U+${code}) at index ${bad.index}: ${KEY_RULES}`,
+    );
+  }
+  return key;
+}
+
+/** The default key of a request: its `:key` path parameter, checked with {@link checkKey}. */
 export function keyParam(request: FastifyRequest): string {
   const key = (request.params as { key?: unknown } | undefined)?.key;
-  if (typeof key !== 'string' || key === '') throw new AppDefinitionError('the route has no :key parameter');
-  return key;
+  if (typeof key !== 'string') throw new AppDefinitionError('the route has no :key parameter');
+  return checkKey(key);
 }

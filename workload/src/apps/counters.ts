@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { defineApp } from '../define-app.ts';
 import type { AppDefinition } from '../define-app.ts';
+import { RequestError, RequestErrorCodes, previewValue } from '../request-errors.ts';
 
 /** Options of {@link countersApp}. */
 export interface CountersOptions {
@@ -62,13 +63,23 @@ function requestId(request: FastifyRequest): string | undefined {
 }
 
 function incrementOf(request: FastifyRequest): number {
-  const by = (request.body as { by?: unknown } | undefined)?.by;
+  const body: unknown = request.body;
+  if (body === undefined || body === '') return 1;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RequestError(
+      400,
+      RequestErrorCodes.BAD_INCREMENT,
+      'the body must be a JSON object such as {"by": 2} (or no body, to add 1)',
+    );
+  }
+  const by = (body as { by?: unknown }).by;
   if (by === undefined) return 1;
   if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
-    throw Object.assign(new Error('by must be an integer'), {
-      statusCode: 400,
-      code: 'CAPSTAN_BAD_INCREMENT',
-    });
+    throw new RequestError(
+      400,
+      RequestErrorCodes.BAD_INCREMENT,
+      `body field "by" must be an integer from -${Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}, got ${previewValue(by)}`,
+    );
   }
   return by;
 }
