@@ -160,8 +160,7 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
   /** Registers the member node and starts following the assignment. Rejects if ZooKeeper fails. */
   async start(): Promise<void> {
     const ref = this.#options;
-    await this.#client.mkdirp(membersPath(ref));
-    await this.#client.mkdirp(ownersPath(ref));
+    await this.#appNodes();
     // A notice left by this worker's previous life must not make a later crash look like a clean exit.
     await this.#client.remove(leavingNoticePath(ref, this.#options.workerId)).catch((error: unknown) => {
       if (!isZooKeeperError(error, 'NO_NODE')) throw error;
@@ -177,6 +176,30 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
       memberPath(ref, this.#options.workerId),
       JSON.stringify(this.#options.member),
     );
+  }
+
+  /**
+   * Makes `members/` and `owners/` exist. Under the app's ACLs only the operator may create them (workers
+   * may not create children of the app root): a worker that starts before the operator made the tree gets
+   * NO_AUTH and waits for it, rather than exiting and being restarted (a restart the kubelet then backs
+   * off on and the operator counts towards a crash loop).
+   */
+  async #appNodes(): Promise<void> {
+    const ref = this.#options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#client.mkdirp(membersPath(ref));
+        await this.#client.mkdirp(ownersPath(ref));
+        return;
+      } catch (error) {
+        if (this.#closed || !isZooKeeperError(error, ZooKeeperErrorCode.NO_AUTH)) throw error;
+        if (attempt === 1)
+          this.#log.warn({ err: error }, "waiting for the operator to create the app's ZooKeeper nodes");
+        await new Promise((resolve) =>
+          this.#timers.setTimeout(() => resolve(undefined), Math.min(100 * attempt, 1000)),
+        );
+      }
+    }
   }
 
   /** The epoch under which this worker serves `partition` right now, or undefined. Synchronous, no I/O. */

@@ -8,6 +8,7 @@ import { decodeAssignment } from '../../../common/src/assignment-record.ts';
 import { PartitionOwnership } from '../../../common/src/partition-ownership.ts';
 import { Rebalancer } from '../../../common/src/rebalancer.ts';
 import {
+  appTree,
   digestId,
   operatorAccess,
   OPERATOR_USER,
@@ -168,5 +169,31 @@ describe('per-app ZooKeeper ACLs', () => {
     await ensureAppTree(operator, APP, CREDENTIALS);
     const after = await operator.getAcl(membersPath(APP));
     expect(after.version).toBe(before.version);
+  });
+
+  it('lets a worker that starts before the operator made the tree wait for it instead of failing', async () => {
+    const LATE = { namespace: 'demo', app: 'late' };
+    // The app root as the operator makes it, without members/ and owners/ yet: workers may not create those.
+    const root = appTree(LATE, CREDENTIALS).find((n) => n.path === appRoot(LATE))!;
+    await operator.mkdirp(root.path.slice(0, root.path.lastIndexOf('/')));
+    await operator.create(root.path, undefined, 'persistent', root.acl);
+    const warnings: string[] = [];
+    const worker = new PartitionOwnership({
+      ...LATE,
+      client: await client(workerOf()),
+      workerId: 'late-0',
+      member: { address: 'late-0:80' },
+      logger: { warn: (_fields, message) => warnings.push(message) },
+    });
+    const starting = worker.start();
+    await waitUntil(() => Promise.resolve(warnings.length > 0), {
+      what: 'the worker finding the tree incomplete',
+      timeoutMs: 10_000,
+    });
+    expect(warnings[0]).toMatch(/waiting for the operator/);
+    await ensureAppTree(operator, LATE, CREDENTIALS);
+    await starting;
+    expect(await operator.children(membersPath(LATE))).toEqual(['late-0']);
+    await worker.close();
   });
 });
