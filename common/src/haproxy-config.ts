@@ -44,7 +44,11 @@ export interface HaproxyConfigOptions {
   retries: number;
   /** Stats page (`/stats`) and Prometheus exporter (`/metrics`), on this listener only. */
   stats: { bind: string; port: number };
-  /** Timeouts in milliseconds; defaults connect 2000, client 30000, server 30000, check 2000. */
+  /**
+   * Timeouts in milliseconds; defaults connect 2000, client 30000, check 1000 and server 10000, above the
+   * longest a worker takes to answer (its move wait plus one forward), so only a frozen or vanished
+   * worker meets it.
+   */
   timeouts?: { connect?: number; client?: number; server?: number; check?: number };
   /** Connection limit of the process; default 4096. */
   maxConnections?: number;
@@ -53,7 +57,8 @@ export interface HaproxyConfigOptions {
 /**
  * Renders an `haproxy.cfg` (HAProxy 2.6 syntax) with one HTTP frontend, one backend of workers health-checked
  * with `GET <path>` (`option httpchk` + `http-check send`), retries with redispatch on
- * `conn-failure empty-response response-timeout`, and a separate stats listener that also serves the built-in
+ * `conn-failure empty-response response-timeout` (after a connection failure only, for writes without an
+ * Idempotency-Key), JSON error answers, and a separate stats listener that also serves the built-in
  * Prometheus exporter at `/metrics`. Logs go to stdout. Pure; throws {@link ConfigRenderError} on invalid
  * options.
  */
@@ -88,11 +93,35 @@ function defaultsSection(options: HaproxyConfigOptions): string[] {
     '  option dontlognull',
     `  timeout connect ${ms('timeouts.connect', t.connect ?? 2000)}`,
     `  timeout client ${ms('timeouts.client', t.client ?? 30000)}`,
-    `  timeout server ${ms('timeouts.server', t.server ?? 30000)}`,
-    `  timeout check ${ms('timeouts.check', t.check ?? 2000)}`,
+    `  timeout server ${ms('timeouts.server', t.server ?? 10000)}`,
+    `  timeout check ${ms('timeouts.check', t.check ?? 1000)}`,
     `  retries ${checkRetries(options.retries)}`,
     '  option redispatch',
     '  retry-on conn-failure empty-response response-timeout',
+    ...errorAnswers(),
+  ];
+}
+
+/**
+ * HAProxy's own answers, as JSON with the workers' error codes: 503 when no worker is up (nothing was
+ * sent: safe to retry), 502/504 when a worker took the request and gave no answer (it may have been
+ * applied). See README, "Retrying requests".
+ */
+function errorAnswers(): string[] {
+  const answer = (status: number, code: string, message: string, extra = '') =>
+    `  http-error status ${status} content-type application/json ` +
+    `string '{"error":"${code}","message":"${message}"}'${extra}`;
+  const unknown =
+    'no answer from the worker: the request may have been applied; retry a write only with the same Idempotency-Key';
+  return [
+    answer(
+      503,
+      'NO_WORKER_AVAILABLE',
+      'no worker is ready; nothing was sent; retry later',
+      ' hdr retry-after 1',
+    ),
+    answer(502, 'OUTCOME_UNKNOWN', unknown),
+    answer(504, 'OUTCOME_UNKNOWN', unknown),
   ];
 }
 
@@ -124,6 +153,9 @@ function backendSection(options: HaproxyConfigOptions): string[] {
   return [
     'backend workers',
     `  balance ${checkToken('algorithm', options.algorithm)}`,
+    // A request that reached a worker is sent again (after no answer or a timeout) only when that cannot
+    // apply it twice: a read, or a write with an Idempotency-Key. Connection failures are still retried.
+    '  http-request disable-l7-retry if !METH_GET !{ req.hdr(idempotency-key) -m found }',
     '  option httpchk',
     `  http-check send meth GET uri ${checkPath(check.path)}`,
     '  http-check expect status 200',

@@ -7,17 +7,44 @@ const CONNECT_TIMEOUT_MS = 1000;
 /** Header that marks a forwarded request; a worker never forwards a request that carries it. */
 export const HOP_HEADER = 'x-capstan-hop';
 
+/**
+ * Errors of the connection phase: the request never left this worker, so nothing can have been applied.
+ * Anything else (a reset, a closed socket, a timeout after the request was written) may come after the
+ * owner applied it.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/** How a forward failed: `not-sent` (safe to try again), `no-answer` (sent, then closed) or `timeout`. */
+export type ForwardFailure = 'not-sent' | 'no-answer' | 'timeout';
+
 /** Forwarding to a peer failed (connection refused or reset, timeout); `code` is stable. */
 export class ForwardError extends Error {
   readonly code = 'CAPSTAN_FORWARD_FAILED';
   readonly address: string;
-  constructor(address: string, cause: unknown) {
+  /** Whether the owner may have received, and so applied, the request. */
+  readonly failure: ForwardFailure;
+  constructor(address: string, cause: unknown, failure: ForwardFailure = failureOf(cause)) {
     super(`forward to ${address} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
       cause,
     });
     this.name = 'ForwardError';
     this.address = address;
+    this.failure = failure;
   }
+}
+
+function failureOf(cause: unknown): ForwardFailure {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return 'not-sent';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  return 'no-answer';
 }
 
 /** What to send to the owner. `path` includes the query string. */
@@ -60,11 +87,16 @@ const HOP_BY_HOP = new Set([
 
 /**
  * Internal HTTP to peer workers: one keep-alive undici Pool per peer address, a deadline per request,
- * hop-by-hop headers dropped and the hop header added. Fails with {@link ForwardError}; never retries
- * (the caller decides, within its own deadline).
+ * hop-by-hop headers dropped and the hop header added. Fails with {@link ForwardError}, which says
+ * whether the request may have reached the owner; never retries (the caller decides, within its own
+ * deadline). A peer that let a request time out is suspect for one timeout: forwards to it fail at once
+ * as `not-sent` instead of each waiting the whole timeout on a frozen process (a stopped process's
+ * kernel still accepts connections).
  */
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
+  /** Peer address -> time (ms) until which it is not sent to. */
+  readonly #suspectUntil = new Map<string, number>();
   readonly #workerId: string;
   readonly #timeoutMs: number;
   readonly #connections: number;
@@ -82,6 +114,10 @@ export class Forwarder {
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
     }
     headers[HOP_HEADER] = this.#workerId;
+    const suspect = this.#suspectUntil.get(address);
+    if (suspect !== undefined && performance.now() < suspect)
+      throw new ForwardError(address, new Error('peer timed out recently; not sent'), 'not-sent');
+    this.#suspectUntil.delete(address);
     try {
       const response = await this.#pool(address).request({
         method: request.method,
@@ -94,7 +130,9 @@ export class Forwarder {
       const body = Buffer.from(await response.body.arrayBuffer());
       return { status: response.statusCode, headers: copyHeaders(response.headers), body };
     } catch (error) {
-      throw new ForwardError(address, error);
+      const failed = new ForwardError(address, error);
+      if (failed.failure === 'timeout') this.#suspectUntil.set(address, performance.now() + this.#timeoutMs);
+      throw failed;
     }
   }
 

@@ -58,7 +58,7 @@ export function haproxyFiles(
       },
       resolvers: { nameserver: PLACEHOLDER_NAMESERVER },
     },
-    healthCheck: { path: '/readyz', interval: 2000 },
+    healthCheck: { path: '/readyz', interval: 1000 },
     algorithm: haproxy.algorithm,
     retries: RETRIES,
     stats: { bind: '0.0.0.0', port: PORTS.haproxyStats },

@@ -67,6 +67,28 @@ describe('renderHaproxyConfig', () => {
     );
   });
 
+  it('sends a request that reached a worker again only when it cannot be applied twice: a read or a keyed write', () => {
+    const backend = section(renderHaproxyConfig(staticOptions), 'backend workers');
+    expect(backend).toContain(
+      'http-request disable-l7-retry if !METH_GET !{ req.hdr(idempotency-key) -m found }',
+    );
+  });
+
+  it("answers with the workers' JSON error codes: 503 nothing sent, 502/504 outcome unknown", () => {
+    const defaults = section(renderHaproxyConfig(staticOptions), 'defaults');
+    const answer = (status: number) => {
+      const line = defaults.find((l) => l.startsWith(`http-error status ${status} `));
+      const body = /string '(.*)'/.exec(line ?? '')?.[1];
+      return body === undefined ? undefined : (JSON.parse(body) as { error: string }).error;
+    };
+    expect([answer(502), answer(503), answer(504)]).toEqual([
+      'OUTCOME_UNKNOWN',
+      'NO_WORKER_AVAILABLE',
+      'OUTCOME_UNKNOWN',
+    ]);
+    expect(defaults.find((l) => l.startsWith('http-error status 503 '))).toMatch(/hdr retry-after 1$/);
+  });
+
   it('serves stats and the Prometheus exporter on the stats listener only', () => {
     const text = renderHaproxyConfig(staticOptions);
     expect(section(text, 'frontend stats')).toEqual(

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { partitionOf } from '../../../common/src/partition.ts';
-import { keyParam } from '../define-app.ts';
+import { checkKey, keyParam } from '../define-app.ts';
 import type { AppDefinition, AppServices, PartitionedRoute } from '../define-app.ts';
 import { HOP_HEADER, isForwardError } from '../forwarder.ts';
-import type { ForwardResponse, Forwarder } from '../forwarder.ts';
+import type { ForwardFailure, ForwardResponse, Forwarder } from '../forwarder.ts';
 import type { WorkloadMetrics } from '../metrics.ts';
 import type { InFlightWork, PartitionDirectory } from '../partition-directory.ts';
 
@@ -26,10 +26,11 @@ export interface PartitionRouterOptions {
 
 /**
  * How long a request waits for an owner by default: longer than a worker container's restart in its
- * pod (kubelet, process start, ZooKeeper session, reclaim; about 5 s measured), so that failover is
- * hidden from clients rather than answered with 503.
+ * pod (kubelet, process start, ZooKeeper session, reclaim; under 2 s measured), so that failover is
+ * hidden from clients rather than answered with 503, and short enough that, with one forward's timeout
+ * (5 s) on top, a worker always answers within HAProxy's `timeout server` (10 s).
  */
-export const DEFAULT_MOVE_WAIT_MS = 6000;
+export const DEFAULT_MOVE_WAIT_MS = 4000;
 
 /** Response headers: the partition of the request's key and the worker that served it. */
 export const PARTITION_HEADER = 'x-capstan-partition';
@@ -37,14 +38,36 @@ export const SERVED_BY_HEADER = 'x-capstan-served-by';
 /** Response header: the partition epoch the serving worker held. */
 export const EPOCH_HEADER = 'x-capstan-epoch';
 
-type Outcome = { kind: 'local'; work: InFlightWork } | { kind: 'forwarded'; response: ForwardResponse };
+type Outcome =
+  | { kind: 'local'; work: InFlightWork }
+  | { kind: 'forwarded'; response: ForwardResponse }
+  /** A forward failed after the request may have reached the owner, and it must not be sent again. */
+  | { kind: 'unknown'; failure: ForwardFailure };
+
+/** Methods without side effects. */
+const READS = new Set(['GET', 'HEAD']);
+
+/** The code of an answer that does not say whether a write happened. */
+export const OUTCOME_UNKNOWN = 'OUTCOME_UNKNOWN';
+
+/**
+ * Whether a request may be sent to the owner again after an attempt whose outcome is unknown: reads,
+ * and writes carrying an `Idempotency-Key` (the owner applies a key once).
+ */
+export function replayable(request: FastifyRequest): boolean {
+  if (READS.has(request.method)) return true;
+  const key = request.headers['idempotency-key'];
+  return typeof key === 'string' && key !== '';
+}
 
 /**
  * Registers the app's keyed routes. Each request's key maps to a partition ({@link partitionOf}); the
  * owner runs the handler (as in-flight work on the partition), any other worker forwards the request
  * once over internal HTTP. A forwarded request is never forwarded again: a worker that does not serve
  * its partition answers 421 and the forwarding worker tries again. While a partition has no reachable
- * owner the request waits up to `moveWaitMs`, then gets 503 with `Retry-After`.
+ * owner the request waits up to `moveWaitMs`, then gets 503 with `Retry-After`. A forward that failed
+ * after it may have reached the owner is tried again only for a {@link replayable} request; any other
+ * gets {@link OUTCOME_UNKNOWN}, so a write is never applied twice by the runtime.
  */
 export function partitionRouter(
   app: FastifyInstance,
@@ -68,7 +91,8 @@ async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<unknown> {
-  const key = (route.key ?? keyParam)(request);
+  // A bad key is the client's: 400 here, before any forward (keyParam checks its own).
+  const key = route.key ? checkKey(route.key(request)) : keyParam(request);
   const partition = partitionOf(key, options.partitions);
   void reply.header(PARTITION_HEADER, partition);
   const outcome = await resolve(options, request, partition);
@@ -82,6 +106,7 @@ async function handle(
       .code(503)
       .send({ error: 'PARTITION_MOVING', message: `partition ${partition} has no reachable owner yet` });
   }
+  if (outcome.kind === 'unknown') return outcomeUnknown(reply, partition, outcome.failure);
   if (outcome.kind === 'forwarded') {
     const { status, headers, body } = outcome.response;
     return reply.code(status).headers(headers).send(body);
@@ -99,8 +124,23 @@ async function handle(
 }
 
 /**
- * Where the request is served: here (with the epoch), forwarded (with the owner's answer),
- * 'misdirected' (a forwarded request that reached a non-owner) or undefined (no owner in time).
+ * 502 (no answer) or 504 (timeout) with {@link OUTCOME_UNKNOWN}: the owner may have applied the request.
+ * A write without an idempotency key is never sent twice, so the client must be told it may have happened.
+ */
+function outcomeUnknown(reply: FastifyReply, partition: number, failure: ForwardFailure): FastifyReply {
+  return reply.code(failure === 'timeout' ? 504 : 502).send({
+    error: OUTCOME_UNKNOWN,
+    message:
+      `the owner of partition ${partition} did not answer (${failure}): the request may have been applied; ` +
+      'retry a write only with the same Idempotency-Key',
+  });
+}
+
+/**
+ * Where the request is served: here (with the epoch), forwarded (with the owner's answer), 'misdirected'
+ * (a forwarded request that reached a non-owner), unknown (a forward that may have been applied and may
+ * not be repeated) or undefined (no owner in time). No forward starts after the deadline, so the wait is
+ * bounded by `moveWaitMs` plus one forward's timeout.
  */
 async function resolve(
   options: PartitionRouterOptions,
@@ -110,26 +150,54 @@ async function resolve(
   const { directory } = options;
   const hopped = request.headers[HOP_HEADER] !== undefined;
   const deadline = performance.now() + (options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS);
+  let unanswered: ForwardFailure | undefined;
   for (;;) {
     const work = directory.begin(partition);
     if (work) return { kind: 'local', work };
     if (hopped) return 'misdirected';
-    const owner = directory.ownerOf(partition);
-    if (owner && owner.workerId !== directory.workerId) {
-      const response = await forwardOnce(options, request, owner.address);
-      if (response) return { kind: 'forwarded', response };
+    const tried = await tryOwner(options, request, partition);
+    if (typeof tried === 'object') return { kind: 'forwarded', response: tried };
+    if (tried !== undefined) {
+      const next = afterFailure(request, tried);
+      if (next === 'give-up') return { kind: 'unknown', failure: tried };
+      if (next === 'again-unanswered') unanswered = tried;
     }
-    if (performance.now() >= deadline) return undefined;
+    // A replayed write that never got an answer may still have been applied by an earlier attempt.
+    if (performance.now() >= deadline)
+      return unanswered === undefined ? undefined : { kind: 'unknown', failure: unanswered };
     await sleep(options.pollMs ?? 20);
   }
 }
 
-/** One forward; undefined when it should be tried again (owner unreachable or no longer the owner). */
+/**
+ * After a failed forward: try again, noting a write that went unanswered (it may have been applied), or
+ * give up because the request must not be sent twice.
+ */
+function afterFailure(
+  request: FastifyRequest,
+  failure: ForwardFailure,
+): 'again' | 'again-unanswered' | 'give-up' {
+  if (failure === 'not-sent' || READS.has(request.method)) return 'again';
+  return replayable(request) ? 'again-unanswered' : 'give-up';
+}
+
+/** Forwards to the partition's owner when another worker holds it; undefined when there is none to try. */
+async function tryOwner(
+  options: PartitionRouterOptions,
+  request: FastifyRequest,
+  partition: number,
+): Promise<ForwardResponse | ForwardFailure | undefined> {
+  const owner = options.directory.ownerOf(partition);
+  if (!owner || owner.workerId === options.directory.workerId) return undefined;
+  return forwardOnce(options, request, owner.address);
+}
+
+/** One forward: the owner's answer, or how it failed (a 421 counts as not sent: the peer applied nothing). */
 async function forwardOnce(
   options: PartitionRouterOptions,
   request: FastifyRequest,
   address: string,
-): Promise<ForwardResponse | undefined> {
+): Promise<ForwardResponse | ForwardFailure> {
   try {
     const response = await options.forwarder.forward(address, {
       method: request.method,
@@ -139,12 +207,12 @@ async function forwardOnce(
     });
     const misdirected = response.status === 421;
     options.metrics.forwards.inc({ result: misdirected ? 'misdirected' : 'ok' });
-    return misdirected ? undefined : response;
+    return misdirected ? 'not-sent' : response;
   } catch (error) {
     if (!isForwardError(error)) throw error;
     options.metrics.forwards.inc({ result: 'error' });
     request.log.debug({ err: error }, 'forward failed');
-    return undefined;
+    return error.failure;
   }
 }
 
