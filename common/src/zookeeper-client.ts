@@ -245,6 +245,14 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   }
 
   /**
+   * When the server was last known to answer (ms on the `now` clock): the send time of the last answered
+   * probe, or the last (re)connection. After a `no-response` disconnect the client was cut off since then.
+   */
+  get lastConfirmedAt(): number {
+    return this.#lastConfirmed;
+  }
+
+  /**
    * Creates a node with `acl` (default the client's, see `ConnectOptions.acl`); parents must exist. Resolves
    * the created path (differs for sequential modes).
    */

@@ -31,7 +31,17 @@ export interface WorkerConfig {
    * `access`: the app's worker identity and the ACL of the nodes the worker creates (see zookeeper-acl.ts),
    * from CAPSTAN_ZOOKEEPER_PASSWORD and CAPSTAN_ZOOKEEPER_OPERATOR_ID; without them, nodes open to the world.
    */
-  zookeeper: { connectString: string; sessionTimeoutMs: number; access?: ClientAccess };
+  zookeeper: {
+    connectString: string;
+    sessionTimeoutMs: number;
+    /**
+     * How long a worker disconnected from ZooKeeper (session not expired) stays ready while serving
+     * nothing; undefined: the default, a third of the granted session timeout and at most 5 s
+     * (`disconnectGraceMs` in zookeeper-directory.ts).
+     */
+    disconnectGraceMs: number | undefined;
+    access?: ClientAccess;
+  };
   redis: { url: string; password: string | undefined; commandTimeoutMs: number };
   upstream: { url: string | undefined; timeoutMs: number };
   cacheTtlSeconds: number;
@@ -176,11 +186,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     advertiseAddress:
       r.url('CAPSTAN_ADVERTISE_ADDRESS', ['http:'], false) ??
       `http://${host === '0.0.0.0' ? hostname() : host}:${port}`,
-    zookeeper: {
-      connectString: r.string('CAPSTAN_ZOOKEEPER_CONNECT'),
-      sessionTimeoutMs: r.int('CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 }),
-      ...zooKeeperAccess(r),
-    },
+    zookeeper: zooKeeperConfig(r),
     redis: {
       url: r.url('CAPSTAN_REDIS_URL', ['redis:', 'rediss:'], true) ?? '',
       password: r.optional('CAPSTAN_REDIS_PASSWORD'),
@@ -199,6 +205,34 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+function zooKeeperConfig(r: Reader): WorkerConfig['zookeeper'] {
+  const sessionTimeoutMs = r.int('CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 });
+  return {
+    connectString: r.string('CAPSTAN_ZOOKEEPER_CONNECT'),
+    sessionTimeoutMs,
+    disconnectGraceMs: disconnectGrace(r, sessionTimeoutMs),
+    ...zooKeeperAccess(r),
+  };
+}
+
+/**
+ * CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS: 0 up to half the session timeout. A longer grace would keep a
+ * worker in the load balancer while its session may expire and its partitions move away.
+ */
+function disconnectGrace(r: Reader, sessionTimeoutMs: number): number | undefined {
+  const name = 'CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS';
+  if (r.optional(name) === undefined) return undefined;
+  const grace = r.int(name, -1, { min: 0, max: 60_000 });
+  if (grace < 0) return undefined;
+  const max = Math.floor(sessionTimeoutMs / 2);
+  if (grace <= max) return grace;
+  r.problems.push({
+    variable: name,
+    message: `must be at most half of CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS (${max} ms), got ${grace}`,
+  });
+  return undefined;
 }
 
 function zooKeeperAccess(r: Reader): { access?: ClientAccess } {

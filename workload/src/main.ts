@@ -102,6 +102,7 @@ async function start(config: WorkerConfig): Promise<Worker> {
     client,
     ownership,
     workerId: config.workerId,
+    disconnectGraceMs: config.zookeeper.disconnectGraceMs,
     log,
     hooks: {
       assigned: async (p, epoch) => definition.onPartitionAssigned?.(event(p, epoch)),

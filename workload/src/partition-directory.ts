@@ -14,10 +14,23 @@ export interface InFlightWork {
 
 /** What the worker reports about its coordination state (readiness and metrics). */
 export interface CoordinationStatus {
-  /** `connected`, `disconnected`, `expired`, `starting` or `closed`. */
+  /**
+   * `connected`, `suspended` (disconnected, within the disconnect grace), `disconnected` (past it),
+   * `expired`, `starting` or `closed`.
+   */
   state: string;
-  /** True while the session is connected and `members/<id>` is registered. */
+  /**
+   * True while `members/<id>` is registered and the session is connected, or suspended: disconnected for
+   * less than the disconnect grace, with the session not known to have expired.
+   */
   ready: boolean;
+  /**
+   * True while suspended: nothing is served here (every partition waits for the reconnection and its
+   * re-check), but the worker stays ready, so requests for its partitions wait for it rather than fail.
+   */
+  suspended: boolean;
+  /** While disconnected (suspended or past the grace): how long for, in ms. */
+  disconnectedMs?: number;
   /** Partitions served now. */
   owned: number[];
 }
@@ -65,6 +78,6 @@ export class StaticDirectory implements PartitionDirectory {
 
   status(): CoordinationStatus {
     const owned = this.#owners.flatMap((o, p) => (o?.workerId === this.workerId ? [p] : []));
-    return { state: 'connected', ready: true, owned };
+    return { state: 'connected', ready: true, suspended: false, owned };
   }
 }

@@ -117,6 +117,37 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the ZooKeeper disconnect grace: unset by default, 0 up to half the session timeout', () => {
+    expect(loadConfig(base).zookeeper.disconnectGraceMs).toBeUndefined();
+    const grace = (value: string, session?: string) =>
+      loadConfig({
+        ...base,
+        CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS: value,
+        ...(session ? { CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS: session } : {}),
+      }).zookeeper.disconnectGraceMs;
+    expect(grace('0')).toBe(0);
+    expect(grace('2500')).toBe(2500);
+    expect(grace('5000')).toBe(5000);
+    expect(grace('2000', '4000')).toBe(2000);
+    for (const bad of ['-1', '1.5', 'soon', '5001']) {
+      expect(problemsOf({ ...base, CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS: bad })).toEqual([
+        'CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS',
+      ]);
+    }
+    try {
+      loadConfig({
+        ...base,
+        CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS: '4000',
+        CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS: '3000',
+      });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as Error).message).toContain(
+        'CAPSTAN_ZOOKEEPER_DISCONNECT_GRACE_MS: must be at most half of CAPSTAN_ZOOKEEPER_SESSION_TIMEOUT_MS (2000 ms)',
+      );
+    }
+  });
+
   it('gives the worker an incarnation only with both the pod UID and the file', () => {
     const both = { CAPSTAN_POD_UID: 'uid-1', CAPSTAN_INCARNATION_FILE: '/tmp/capstan-incarnation' };
     expect(loadConfig({ ...base, ...both }).incarnation).toEqual({

@@ -64,6 +64,11 @@ export interface ZooKeeperService {
   dir: string;
   /** Resolves once every running member serves and exactly one leads (or the standalone one serves). */
   waitServing(timeoutMs?: number): Promise<void>;
+  /**
+   * The running member whose `srvr` reports `leader` now; undefined while the ensemble elects one (and
+   * for a standalone server). Kill it (`kill('SIGKILL')`) to force a leader election.
+   */
+  leader(): Promise<ZooKeeperMemberHandle | undefined>;
   /** Stops every member and removes the directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -108,6 +113,11 @@ async function startEnsemble(size: number, options: ZooKeeperOptions): Promise<Z
     members,
     dir: root,
     waitServing: (timeoutMs = 30_000) => waitEnsembleServing(members, timeoutMs),
+    async leader() {
+      const running = members.filter((m) => m.process.running);
+      const modes = await Promise.all(running.map((m) => m.mode()));
+      return running[modes.indexOf('leader')];
+    },
     async stop() {
       await Promise.all(members.map((m) => m.stop()));
       await removeDir(root);

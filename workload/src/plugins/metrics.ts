@@ -9,7 +9,7 @@ export interface MetricsOptions {
   coordination: () => CoordinationStatus;
 }
 
-const STATES = ['starting', 'connected', 'disconnected', 'expired', 'closed'];
+const STATES = ['starting', 'connected', 'suspended', 'disconnected', 'expired', 'closed'];
 
 function register(app: FastifyInstance, options: MetricsOptions, done: (error?: Error) => void): void {
   const { metrics } = options;
