@@ -271,9 +271,45 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     expect((await upstreamFetches(urls.upstream)).get('e2e-together')).toBe(1);
   });
 
+  /**
+   * The workers and one that never restarted: the kubelet restarts that one at once, without a back-off
+   * (which would make a crash loop the operator acts on), and the operator counts no earlier restart.
+   * When every worker restarted already (a slow start), one pod is recreated, and the partitions are
+   * balanced over all three again, each worker serving what the status says.
+   */
+  async function workerWithoutRestarts(
+    ownedBy: (url: string) => Promise<number[]>,
+  ): Promise<{ workers: PodJson[]; victim: PodJson }> {
+    const first = await appPods(steps, NAMESPACE, APP, 'worker');
+    if (!first.some((p) => workerRestarts(p) === 0))
+      await step(steps, 'kubectl', [
+        'delete',
+        'pod',
+        '-n',
+        NAMESPACE,
+        first[0]!.metadata.name,
+        '--wait=true',
+      ]);
+    return waitFor(
+      'a worker without restarts, partitions balanced and served',
+      async () => {
+        const workers = await appPods(steps, NAMESPACE, APP, 'worker');
+        const victim = workers.find((p) => workerRestarts(p) === 0 && ready(p));
+        const byWorker = (await appStatus()).partitions?.byWorker ?? {};
+        const counts = workers.map((p) => byWorker[p.metadata.name] ?? 0);
+        if (!victim || workers.length !== 3 || Math.max(...counts) - Math.min(...counts) > 1)
+          return undefined;
+        const served = await ownedBy(`http://${victim.status.podIP}:8080`);
+        return served.length === byWorker[victim.metadata.name] ? { workers, victim } : undefined;
+      },
+      180_000,
+    );
+  }
+
+  const appStatus = async (): Promise<AppStatus> =>
+    (await getJson<{ status?: AppStatus }>(steps, ['dapp', APP, '-n', NAMESPACE]))?.status ?? {};
+
   it('restarts a worker killed with kill -9 in its pod: nothing moves, it serves its own partitions again, never two owners', async () => {
-    const appStatus = async (): Promise<AppStatus> =>
-      (await getJson<{ status?: AppStatus }>(steps, ['dapp', APP, '-n', NAMESPACE]))?.status ?? {};
     const partitions = async (): Promise<PartitionsStatus> => (await appStatus()).partitions ?? {};
     // "Within the delay nothing moves": a delay long enough that a restart slowed by a loaded machine
     // still comes inside it. The operator has taken it once the status observed the new generation.
@@ -296,15 +332,12 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       ]);
       return app && app.status?.observedGeneration === app.metadata.generation ? true : undefined;
     });
-    const before = await partitions();
-    const workers = await appPods(steps, NAMESPACE, APP, 'worker');
-    // A worker that never restarted: the kubelet restarts it at once, without a back-off, and the
-    // operator sees no restarts before this one in its crash-loop window.
-    const victim = workers.find((p) => workerRestarts(p) === 0) ?? workers[0]!;
-    const workerUrls = workers.map((p) => `http://${p.status.podIP}:8080`);
-    const victimUrl = workerUrls[0]!;
     const ownedBy = async (url: string): Promise<number[]> =>
       ((await workerStatus(url))?.owned ?? []).sort((a, b) => a - b);
+    const { workers, victim } = await workerWithoutRestarts(ownedBy);
+    const before = await partitions();
+    const workerUrls = workers.map((p) => `http://${p.status.podIP}:8080`);
+    const victimUrl = `http://${victim.status.podIP}:8080`;
     const ownedBefore = await ownedBy(victimUrl);
     expect(ownedBefore.length).toBeGreaterThan(0);
     const observers = observeFailover({ haproxy: urls.haproxy, prefix: 'during-kill', keys: 40, workerUrls });

@@ -19,11 +19,20 @@ export class StaleEpochError extends Error {
 /** Redis failed or did not answer in time; the write may or may not have been applied. */
 export class StoreUnavailableError extends Error {
   readonly code = 'CAPSTAN_STORE_UNAVAILABLE';
-  constructor(cause: unknown) {
+  /**
+   * A write whose command reached Redis and got no answer (timed out, connection lost): it may have been
+   * applied. False when it was never sent (no connection: the client queues nothing).
+   */
+  readonly mayHaveApplied: boolean;
+  constructor(cause: unknown, write = false) {
     super(`store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'StoreUnavailableError';
+    this.mayHaveApplied = write && !NOT_SENT.test(cause instanceof Error ? cause.message : '');
   }
 }
+
+/** ioredis's message for a command refused while disconnected (the offline queue is off). */
+const NOT_SENT = /Stream isn't writeable|Connection is closed|NOSCRIPT/;
 
 // KEYS[1] epoch of the partition, KEYS[2] the value, KEYS[3] the request-id record ('' for none).
 // ARGV[1] epoch, ARGV[2] op (fence | incr | set), ARGV[3] operand, ARGV[4] request-id TTL in seconds.
@@ -137,7 +146,7 @@ export class FencedStore {
     } catch (error) {
       const newest = /^STALE_EPOCH (-?\d+)/.exec(error instanceof Error ? error.message : '');
       if (newest) throw new StaleEpochError(write.partition, write.epoch, Number(newest[1]));
-      throw new StoreUnavailableError(error);
+      throw new StoreUnavailableError(error, op !== 'fence');
     }
     const [value, duplicate] = reply as [string | number, number];
     return { value: String(value), duplicate: duplicate === 1 };

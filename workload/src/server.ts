@@ -15,7 +15,7 @@ import type { PartitionDirectory } from './partition-directory.ts';
 import { healthPlugin } from './plugins/health.ts';
 import type { Readiness } from './plugins/health.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
-import { DEFAULT_MOVE_WAIT_MS, partitionRouter } from './plugins/partition-router.ts';
+import { DEFAULT_MOVE_WAIT_MS, OUTCOME_UNKNOWN, partitionRouter } from './plugins/partition-router.ts';
 import { RequestError, RequestErrorCodes, preview, shortMessage } from './request-errors.ts';
 
 declare module 'fastify' {
@@ -255,6 +255,14 @@ function errorHandler(
   }
   if (error instanceof StoreUnavailableError) {
     request.log.warn({ err: error }, 'store unavailable');
+    if (error.mayHaveApplied) {
+      void reply.code(504).send({
+        error: OUTCOME_UNKNOWN,
+        message:
+          'the store did not answer the write: it may have been applied; retry only with the same Idempotency-Key',
+      });
+      return;
+    }
     void reply.header('retry-after', '1').code(503).send({ error: error.code, message: error.message });
     return;
   }
