@@ -149,12 +149,12 @@ async function resolve(
 ): Promise<Outcome | 'misdirected' | undefined> {
   const { directory } = options;
   const hopped = request.headers[HOP_HEADER] !== undefined;
-  const deadline = performance.now() + (options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS);
+  const { deadline, holdUntil, pollMs } = waits(options);
   let unanswered: ForwardFailure | undefined;
   for (;;) {
     const work = directory.begin(partition);
     if (work) return { kind: 'local', work };
-    if (hopped) return 'misdirected';
+    if (hopped && !holdsForward(directory, partition, holdUntil)) return 'misdirected';
     const tried = await tryOwner(options, request, partition);
     if (typeof tried === 'object') return { kind: 'forwarded', response: tried };
     if (tried !== undefined) {
@@ -163,10 +163,27 @@ async function resolve(
       if (next === 'again-unanswered') unanswered = tried;
     }
     // A replayed write that never got an answer may still have been applied by an earlier attempt.
-    if (performance.now() >= deadline)
-      return unanswered === undefined ? undefined : { kind: 'unknown', failure: unanswered };
-    await sleep(options.pollMs ?? 20);
+    if (performance.now() >= deadline) return unanswered && { kind: 'unknown', failure: unanswered };
+    await sleep(pollMs);
   }
+}
+
+/** The deadlines of one request, from now. */
+function waits(options: PartitionRouterOptions): { deadline: number; holdUntil: number; pollMs: number } {
+  const moveWaitMs = options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS;
+  const now = performance.now();
+  // A forwarded request is held at most half the move wait, well inside the forwarder's timeout.
+  return { deadline: now + moveWaitMs, holdUntil: now + moveWaitMs / 2, pollMs: options.pollMs ?? 20 };
+}
+
+/**
+ * Whether a forwarded request for `partition` should wait here rather than get 421: this worker owns it
+ * but is suspended (a short ZooKeeper disconnection) and serves it again once reconnected, which beats
+ * the forwarder sending it back every poll. Bounded by `holdUntil`.
+ */
+function holdsForward(directory: PartitionDirectory, partition: number, holdUntil: number): boolean {
+  if (performance.now() >= holdUntil) return false;
+  return directory.ownerOf(partition)?.workerId === directory.workerId && directory.status().suspended;
 }
 
 /**
