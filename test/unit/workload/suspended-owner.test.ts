@@ -19,7 +19,10 @@ import { buildApp } from '../../../workload/src/server.ts';
 class SwitchableDirectory implements PartitionDirectory {
   readonly workerId = 'here';
   suspended = true;
-  constructor(private readonly owner: string) {}
+  readonly owner: string;
+  constructor(owner: string) {
+    this.owner = owner;
+  }
   begin(): InFlightWork | undefined {
     return this.suspended ? undefined : { epoch: 3, end: () => undefined };
   }
