@@ -7,6 +7,8 @@ export interface WorkloadMetrics {
   duration: Histogram<'route' | 'method'>;
   cacheHits: Counter;
   cacheMisses: Counter;
+  /** Cache misses that joined a fetch already in flight for their key at this owner (single-flight). */
+  coalescedMisses: Counter;
   /** Cache operations that failed (Redis down or slow): the request was served from the upstream. */
   cacheErrors: Counter<'operation'>;
   upstreamFetches: Counter<'result'>;
@@ -15,6 +17,11 @@ export interface WorkloadMetrics {
   movingRejections: Counter;
   /** Writes the fenced store rejected because their epoch was older than the newest it had seen. */
   staleWrites: Counter;
+  /**
+   * Writes the fenced store did not complete because Redis failed, by `outcome`: `not_applied` (503, safe
+   * to retry) or `unknown` (504 OUTCOME_UNKNOWN, it may have been applied).
+   */
+  storeUnavailable: Counter<'outcome'>;
   ownedPartitions: Gauge;
   /** Requests running their handler at this worker now (owner side). */
   inFlight: Gauge;
@@ -49,6 +56,11 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
     }),
     cacheHits: new Counter({ name: 'capstan_worker_cache_hits_total', help: 'Cache hits.', registers }),
     cacheMisses: new Counter({ name: 'capstan_worker_cache_misses_total', help: 'Cache misses.', registers }),
+    coalescedMisses: new Counter({
+      name: 'capstan_worker_coalesced_misses_total',
+      help: 'Cache misses that waited for a fetch of the same key already in flight instead of fetching.',
+      registers,
+    }),
     cacheErrors: new Counter({
       name: 'capstan_worker_cache_errors_total',
       help: 'Cache operations that failed; the request was served without the cache (degraded).',
@@ -77,6 +89,7 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
       help: 'Writes rejected by the fenced store because their partition epoch was stale.',
       registers,
     }),
+    storeUnavailable: storeUnavailable(registers),
     ownedPartitions: new Gauge({
       name: 'capstan_worker_owned_partitions',
       help: 'Partitions this worker serves now.',
@@ -99,4 +112,16 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
       registers,
     }),
   };
+}
+
+function storeUnavailable(registers: Registry[]): Counter<'outcome'> {
+  const counter = new Counter({
+    name: 'capstan_worker_store_unavailable_total',
+    help: 'Fenced writes not completed because the store failed, by outcome (not_applied, unknown).',
+    labelNames: ['outcome'],
+    registers,
+  });
+  // Both outcomes exist from the start, so rate() and alerts see a 0 rather than no series.
+  for (const outcome of ['not_applied', 'unknown']) counter.inc({ outcome }, 0);
+  return counter;
 }

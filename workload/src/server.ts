@@ -255,6 +255,7 @@ function errorHandler(
   }
   if (error instanceof StoreUnavailableError) {
     request.log.warn({ err: error }, 'store unavailable');
+    this.capstan.metrics.storeUnavailable.inc({ outcome: error.mayHaveApplied ? 'unknown' : 'not_applied' });
     if (error.mayHaveApplied) {
       void reply.code(504).send({
         error: OUTCOME_UNKNOWN,

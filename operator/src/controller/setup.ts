@@ -10,6 +10,7 @@ import {
 import type { CoordinatorActivitySource } from '../coordination/coordinator-activity.ts';
 import type { PartitionObservationSource } from '../coordination/partition-observations.ts';
 import type { OperatorPeer } from '../model/observed.ts';
+import { registerAppMetrics } from './app-metrics.ts';
 import { DistributedAppReconciler } from './distributed-app-reconciler.ts';
 import { EventRecorder } from './events.ts';
 import { StatusWriter } from './status-writer.ts';
@@ -55,8 +56,9 @@ export interface DistributedAppController {
 }
 
 /**
- * Adds the DistributedApp controller to `manager`: its informers (started with the manager) and a
- * controller whose workers run while the manager leads.
+ * Adds the DistributedApp controller to `manager`: its informers (started with the manager), a
+ * controller whose workers run while the manager leads, and the apps' status gauges (`capstan_app_*`) on
+ * the manager's registry.
  */
 export function addDistributedAppController(
   manager: Manager,
@@ -74,6 +76,7 @@ export function addDistributedAppController(
     },
   });
   const caches = watchDistributedApps(manager, controller, options.namespaces, options.podHandler);
+  registerAppMetrics(manager.metrics.registry, caches.apps);
   const kubeConfig = manager.kubeConfig;
   slot.reconciler = new DistributedAppReconciler({
     kubeConfig,

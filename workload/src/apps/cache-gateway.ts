@@ -82,7 +82,8 @@ export function cacheGatewayApp(options: CacheGatewayOptions): AppDefinition {
         handler: async (_request, reply, ctx) => {
           const cached = await ctx.services.cache.get(ctx.key);
           if (cached.kind === 'hit') return send(reply, JSON.parse(cached.value) as Entry, 'hit');
-          const { value } = await flights.do(ctx.key, () => load(ctx.key, ctx));
+          const { value, shared } = await flights.do(ctx.key, () => load(ctx.key, ctx));
+          if (shared) ctx.services.metrics.coalescedMisses.inc();
           return send(reply, value.entry, value.source);
         },
       },
