@@ -30,6 +30,8 @@ export interface OperatorConfig {
   metricsAddress: BindAddress | undefined;
   /** undefined: no health server ("0"). */
   healthAddress: BindAddress | undefined;
+  /** undefined: no dashboard ("0"); beyond loopback it asks for a Kubernetes token. */
+  dashboardAddress: BindAddress | undefined;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -70,6 +72,11 @@ const FLAGS = {
     type: 'string',
     default: ':8081',
     help: 'Address of /healthz and /readyz; "0" disables it.',
+  },
+  'dashboard-bind-address': {
+    type: 'string',
+    default: ':8082',
+    help: 'Address of the dashboard and its /api/v1 JSON API; "0" disables it. Beyond loopback it needs a Kubernetes bearer token.',
   },
   'leader-elect': {
     type: 'boolean',
@@ -266,6 +273,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Op
       .filter((n) => n !== ''),
     metricsAddress: parseBindAddress('metrics-bind-address', raw['metrics-bind-address']),
     healthAddress: parseBindAddress('health-probe-bind-address', raw['health-probe-bind-address']),
+    dashboardAddress: parseBindAddress('dashboard-bind-address', raw['dashboard-bind-address']),
     leaderElect: parseBoolean('leader-elect', raw['leader-elect']),
     leaderElectionNamespace: leaseNamespace(raw['leader-election-namespace'], env),
     leaderElectionId: raw['leader-election-id'],

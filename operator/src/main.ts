@@ -14,6 +14,9 @@ import { CoordinatorActivity } from './coordination/coordinator-activity.ts';
 import { addCoordination } from './coordination/leader-runnable.ts';
 import { PartitionObservations } from './coordination/partition-observations.ts';
 import { addDistributedAppController } from './controller/setup.ts';
+import { CoordinationLog } from './dashboard/coordination-log.ts';
+import { startDashboard } from './dashboard/dashboard.ts';
+import type { AppLister } from './dashboard/dashboard-server.ts';
 import { PodHistory } from './remediation/pod-history.ts';
 import { buildHealthServer, createLogger, Manager, systemClock, type Logger } from './runtime/index.ts';
 import { fourLetterModeProbe, type ZooKeeperModeProbe } from './controller/zookeeper-roll.ts';
@@ -62,6 +65,34 @@ function tunnelOf(config: OperatorConfig, manager: Manager, log: Logger): { tunn
   return { tunnel: portForwardTunnel(manager.kubeConfig, log.child({ component: 'zookeeper-tunnel' })) };
 }
 
+/** The dashboard on `--dashboard-bind-address`, stopped with the manager. */
+async function serveDashboard(parts: {
+  manager: Manager;
+  registry: Registry;
+  config: OperatorConfig;
+  apps: AppLister;
+  coordination: CoordinationLog;
+  identity: string;
+  log: Logger;
+}): Promise<void> {
+  const { manager, config } = parts;
+  if (config.dashboardAddress === undefined) return;
+  const dashboard = await startDashboard({
+    address: config.dashboardAddress,
+    kubeConfig: manager.kubeConfig,
+    registry: parts.registry,
+    apps: parts.apps,
+    coordination: parts.coordination,
+    leadership: {
+      identity: parts.identity,
+      isLeading: () => manager.isLeading(),
+      observedLeader: () => manager.observedLeader(),
+    },
+    logger: parts.log,
+  });
+  void manager.done().finally(() => dashboard.close());
+}
+
 async function run(config: OperatorConfig, log: Logger): Promise<void> {
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const registry = new Registry();
@@ -86,6 +117,7 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
   });
   const clusterDomain = config.clusterDomain === undefined ? {} : { clusterDomain: config.clusterDomain };
   const { observations, podHistory, activity, modeProbe } = coordinationParts(config);
+  const coordination = new CoordinationLog();
   const { caches } = addDistributedAppController(manager, {
     namespaces: config.namespaces,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
@@ -109,10 +141,12 @@ async function run(config: OperatorConfig, log: Logger): Promise<void> {
       ...(podHistory === undefined ? {} : { pods: { store: caches.pods, history: podHistory } }),
       ...tunnelOf(config, manager, log),
       ...clusterDomain,
+      sink: coordination,
     });
   manager.handleSignals();
   await manager.start();
   await serveMetrics(manager, registry, config);
+  await serveDashboard({ manager, registry, config, apps: caches.apps, coordination, identity, log });
   log.info(
     {
       identity,

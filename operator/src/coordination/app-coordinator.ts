@@ -9,6 +9,7 @@
 import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
 import type { Timers } from '../../../common/src/timers.ts';
 import type { OwnershipSummary } from '../model/status-partitions.ts';
+import type { OwnershipReading } from './ownership-summary.ts';
 import type { Logger } from '../runtime/index.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
@@ -33,6 +34,8 @@ export interface AppCoordinatorOptions {
   readonly onRebalanced: (spec: CoordinatorSpec, result: RebalanceResult) => void;
   readonly onConnected: (spec: CoordinatorSpec, connected: boolean) => void;
   readonly onOwnership: (spec: CoordinatorSpec, summary: OwnershipSummary) => void;
+  /** Each reading behind a summary, partition by partition. Default: none. */
+  readonly onReading?: (spec: CoordinatorSpec, reading: OwnershipReading) => void;
   readonly onSettled: (spec: CoordinatorSpec, durationMs: number) => void;
   readonly onUnreachable: (spec: CoordinatorSpec) => void;
   readonly createClient?: RebalancerSessionOptions['createClient'];
@@ -69,6 +72,7 @@ export class AppCoordinator implements RemediationTarget {
           onRebalanced: (result) => options.onRebalanced(spec, result),
           onConnected: (connected) => options.onConnected(spec, connected),
           onOwnership: (summary) => options.onOwnership(spec, summary),
+          onReading: (reading) => options.onReading?.(spec, reading),
           onSettled: (durationMs) => options.onSettled(spec, durationMs),
           onAccess: (access) => (this.#access = access),
           ...(options.createClient === undefined ? {} : { createClient: options.createClient }),

@@ -23,7 +23,8 @@ import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CoordinationMetrics } from './coordination-metrics.ts';
 import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
 import { coordinatorKey, type CoordinatorSpec, type CredentialSource } from './coordinator-spec.ts';
-import { unowned } from './ownership-summary.ts';
+import { unowned, type OwnershipReading } from './ownership-summary.ts';
+import type { AppRef } from '../../../common/src/zk-paths.ts';
 import type { PartitionObservations } from './partition-observations.ts';
 import type { WorkerRemediation } from '../remediation/worker-remediation.ts';
 import { rebalanceEvent } from './rebalance-event.ts';
@@ -38,6 +39,17 @@ export interface RebalanceEventSink {
   record(app: DistributedApp, event: StatusEvent): Promise<void>;
 }
 
+/**
+ * Where each coordinator's partition-by-partition view and every rebalance go for a reader outside the
+ * reconcile (the dashboard). Must not throw.
+ */
+export interface CoordinationSink {
+  observed(ref: AppRef, reading: OwnershipReading): void;
+  rebalanced(ref: AppRef, result: RebalanceResult): void;
+  /** The app no longer has a coordinator here (deleted, or coordination stopped). */
+  forget(ref: AppRef): void;
+}
+
 /** Options of {@link Coordinators}. */
 export interface CoordinatorsOptions {
   /** The DistributedApp cache. */
@@ -50,6 +62,8 @@ export interface CoordinatorsOptions {
   readonly events?: RebalanceEventSink;
   /** Where observations go for the reconciler; default: nowhere. */
   readonly observations?: PartitionObservations;
+  /** Where readings and rebalances go for the dashboard; default: nowhere. */
+  readonly sink?: CoordinationSink;
   /** Where each coordinator's start and end go for the reconciler; default: nowhere. */
   readonly activity?: CoordinatorActivity;
   /** Acts on workers Kubernetes proves dead or crash-looping; default: nothing is done (session expiry only). */
@@ -136,6 +150,7 @@ export class Coordinators {
       onRebalanced: (s, result) => this.#rebalanced(s, result),
       onConnected: (s, connected) => o.metrics.connected(s, connected),
       onOwnership: (s, summary) => this.#observed(s, summary),
+      onReading: (s, reading) => o.sink?.observed(s, reading),
       onSettled: (_s, durationMs) => o.metrics.rebalanceSettled(durationMs),
       onUnreachable: (s) => o.observations?.unreachable(s),
       ...(o.createClient === undefined ? {} : { createClient: o.createClient }),
@@ -155,6 +170,7 @@ export class Coordinators {
     this.#running.delete(key);
     const closed = Promise.all([this.#closing.get(key), coordinator.close()])
       .then(() => {
+        if (!this.#running.has(key)) this.#o.sink?.forget(coordinator.spec);
         if (gone && !this.#running.has(key)) {
           this.#o.metrics.forget(coordinator.spec);
           this.#o.observations?.forget(coordinator.spec);
@@ -177,6 +193,7 @@ export class Coordinators {
 
   #rebalanced(spec: CoordinatorSpec, result: RebalanceResult): void {
     this.#o.metrics.rebalanced(spec, result);
+    this.#o.sink?.rebalanced(spec, result);
     this.#o.observations?.rebalanced(spec, {
       time: new Date(result.time).toISOString(),
       reason: result.reason,

@@ -26,7 +26,7 @@ import { CoordinationMetrics } from './coordination-metrics.ts';
 import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CredentialSource } from './coordinator-spec.ts';
 import type { ZooKeeperTunnel } from './zookeeper-tunnel.ts';
-import { Coordinators, type CoordinatorsOptions } from './coordinators.ts';
+import { Coordinators, type CoordinationSink, type CoordinatorsOptions } from './coordinators.ts';
 import type { PartitionObservations } from './partition-observations.ts';
 
 /** Options of {@link coordinationRunnable}. */
@@ -101,6 +101,8 @@ export interface AddCoordinationOptions {
   readonly pods?: { readonly store: Store<V1Pod>; readonly history: PodHistory };
   /** How in-cluster ensembles are reached from outside the cluster; default: directly by DNS name. */
   readonly tunnel?: ZooKeeperTunnel;
+  /** Where partition maps and rebalances go for the dashboard; default: nowhere. */
+  readonly sink?: CoordinationSink;
 }
 
 /**
@@ -145,6 +147,7 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       ...(options.observations === undefined ? {} : { observations: options.observations }),
       ...(options.activity === undefined ? {} : { activity: options.activity }),
       ...(options.tunnel === undefined ? {} : { tunnel: options.tunnel }),
+      ...(options.sink === undefined ? {} : { sink: options.sink }),
     }),
   );
 }

@@ -27,7 +27,7 @@ import {
 } from '../../../common/src/zk-paths.ts';
 import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger } from '../runtime/index.ts';
-import { summarizeOwnership } from './ownership-summary.ts';
+import { summarizeOwnership, type OwnershipReading } from './ownership-summary.ts';
 
 /** Options of {@link OwnershipObserver}. */
 export interface OwnershipObserverOptions {
@@ -38,6 +38,8 @@ export interface OwnershipObserverOptions {
   /** App fields bound. */
   readonly logger: Logger;
   readonly onSummary: (summary: OwnershipSummary) => void;
+  /** Each reading behind a summary, partition by partition (the dashboard's partition map). Default: none. */
+  readonly onReading?: (reading: OwnershipReading) => void;
   readonly onSettled?: (durationMs: number) => void;
 }
 
@@ -158,8 +160,14 @@ export class OwnershipObserver {
     );
     await Promise.all(unsure.map((p) => this.#readHolder(p)));
     if (this.#closed) return;
-    const holders = new Map(this.#holders);
-    this.#o.onSummary(summarizeOwnership({ record: this.#record, version: this.#version, holders, members }));
+    const reading = {
+      record: this.#record,
+      version: this.#version,
+      holders: new Map(this.#holders),
+      members,
+    };
+    this.#o.onReading?.(reading);
+    this.#o.onSummary(summarizeOwnership(reading));
     this.#checkSettled();
   }
 

@@ -21,6 +21,7 @@ import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger } from '../runtime/index.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
 import { OwnershipObserver } from './ownership-observer.ts';
+import type { OwnershipReading } from './ownership-summary.ts';
 import type { Session } from './supervisor.ts';
 import type { OpenTunnel, ZooKeeperTunnel } from './zookeeper-tunnel.ts';
 import { PORTS } from '../model/ports.ts';
@@ -52,6 +53,8 @@ export interface RebalancerSessionOptions {
   readonly onRebalanced: (result: RebalanceResult) => void;
   /** Each ownership summary read (repeats possible). Default: none. */
   readonly onOwnership?: (summary: OwnershipSummary) => void;
+  /** Each reading behind a summary, partition by partition. Default: none. */
+  readonly onReading?: (reading: OwnershipReading) => void;
   /** A rebalance's moved partitions all claimed, `durationMs` after it wrote the assignment. Default: none. */
   readonly onSettled?: (durationMs: number) => void;
   /** True once open and whenever the session is connected again, false while it is not. */
@@ -170,6 +173,7 @@ export async function openRebalancerSession(options: RebalancerSessionOptions): 
     timers: options.timers,
     logger: options.logger,
     onSummary: options.onOwnership ?? (() => undefined),
+    ...(options.onReading === undefined ? {} : { onReading: options.onReading }),
     ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled }),
   });
   rebalancer.on('rebalanced', (result) => {

@@ -27,6 +27,11 @@ export const OPERATOR_RULES: readonly V1PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // The dashboard lists an app's Events, and checks a reader's bearer token (TokenReview) and permission
+  // (SubjectAccessReview) as kube-rbac-proxy does.
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+  { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
   {
     apiGroups: ['policy'],
     resources: ['poddisruptionbudgets'],

@@ -114,6 +114,11 @@ export class Manager {
     return this.#leading;
   }
 
+  /** The Lease holder this replica last saw ('' when none); undefined without leader election. */
+  observedLeader(): string | undefined {
+    return this.#elector?.observedLeader();
+  }
+
   /** Starts the health server, informers and the campaign. Resolves once they are started. */
   async start(): Promise<void> {
     if (this.#options.health !== undefined) {
