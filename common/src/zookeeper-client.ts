@@ -239,9 +239,14 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     return this.#raw.getSessionTimeout();
   }
 
-  /** True while a session is established and the local probe has heard from the server recently. */
+  /**
+   * True while a session is established and the server answered within the disconnect limit. The limit
+   * is checked here too, not only by the probe's timer: a process that was frozen (SIGSTOP, a stalled VM)
+   * handles the I/O that waited for it before its timers run, and must not serve on a session that may
+   * have expired meanwhile.
+   */
   get connected(): boolean {
-    return this.#connected;
+    return this.#connected && this.#now() - this.#lastConfirmed <= this.#disconnectLimit();
   }
 
   /**
@@ -410,6 +415,12 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     this.#raw.connect();
   }
 
+  /** How long the server may stay silent before the client counts itself disconnected (ms). */
+  #disconnectLimit(): number {
+    // The server may have granted a different session timeout than asked for: measure against that one.
+    return this.#options.disconnectAfterMs ?? Math.floor(this.#raw.getSessionTimeout() / 2);
+  }
+
   #startProbe(): void {
     const interval = this.#options.probeIntervalMs ?? Math.max(50, Math.floor(this.#sessionTimeoutMs / 6));
     this.#probeTimer = setInterval(() => this.#probe(), interval);
@@ -418,9 +429,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
 
   #probe(): void {
     if (!this.#connected) return;
-    // The server may have granted a different session timeout than asked for: measure against that one.
-    const limit = this.#options.disconnectAfterMs ?? Math.floor(this.#raw.getSessionTimeout() / 2);
-    if (this.#now() - this.#lastConfirmed > limit) {
+    if (this.#now() - this.#lastConfirmed > this.#disconnectLimit()) {
       const raw = this.#raw;
       this.#onDisconnected(raw, 'no-response');
       // The library has no read timeout: without this it would wait on a silent server forever.

@@ -144,4 +144,16 @@ describe('ZooKeeperClient against a real server', () => {
     await until('connected again', () => c.connected, 20_000);
     process.stdout.write(`silent server noticed after ${noticedMs} ms (session timeout 4000 ms)\n`);
   }, 40_000);
+
+  it('is not connected once the server has been silent past the limit, before its timer has run', async () => {
+    // A process frozen (SIGSTOP) for longer than the limit handles waiting I/O before its timers: the
+    // clock jumps, the probe timer has not fired, and `connected` must already say no.
+    let skew = 0;
+    const c = await open({ now: () => Date.now() + skew, probeIntervalMs: 3_600_000 });
+    expect(c.connected).toBe(true);
+    skew = c.sessionTimeoutMs;
+    expect(c.connected).toBe(false);
+    skew = 0;
+    expect(c.connected).toBe(true);
+  });
 });
