@@ -56,7 +56,7 @@ install: bootstrap-node ## Install the CRD into $(KUBECONFIG).
 	@# kubectl wait fails at once while the CRD has no conditions yet; retry it briefly.
 	for i in 1 2 3 4 5 6 7 8 9 10; do kubectl wait --for=condition=Established --timeout=60s crd/distributedapps.capstan.dev && exit 0; sleep 1; done; exit 1
 run: install ## Run the operator against $(KUBECONFIG) (the local cluster by default; `make cluster-up` first), reaching in-cluster ZooKeeper through the API server. ARGS adds flags.
-	node operator/src/main.ts --kubeconfig "$(KUBECONFIG)" --leader-elect=false --zookeeper-access=port-forward --metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address=127.0.0.1:8081 $(ARGS)
+	node operator/src/main.ts --kubeconfig "$(KUBECONFIG)" --leader-elect=false --zookeeper-access=port-forward --metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address=127.0.0.1:8081 --dashboard-bind-address=127.0.0.1:8082 $(ARGS)
 rbac: bootstrap-node ## Generate config/rbac/role.yaml from operator/src/rbac/rules.ts.
 	node operator/src/rbac/generate.ts
 bench-operator: bootstrap tools ## Operator benchmark on a fresh control plane: APPS DistributedApps (default 100) vs direct applies.

@@ -205,6 +205,7 @@ async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<
       '--namespaces=bench-operator',
       '--leader-election-namespace=bench-operator',
       '--metrics-bind-address=0',
+      '--dashboard-bind-address=0',
       `--health-probe-bind-address=127.0.0.1:${port}`,
       `--max-concurrent-reconciles=${CONCURRENCY}`,
       // The apps' in-cluster ZooKeeper names would be looked up through this machine's resolver.

@@ -134,6 +134,8 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
       `--kubeconfig=${options.kubeconfig}`,
       `--namespaces=${options.namespaces.join(',')}`,
       '--metrics-bind-address=0',
+      // Tests run operators side by side: none takes the default :8082 unless it asks (extraArgs).
+      '--dashboard-bind-address=0',
       `--health-probe-bind-address=127.0.0.1:${port}`,
       `--leader-election-namespace=${options.leaseNamespace}`,
       `--leader-election-id=${options.leaseId}`,
