@@ -87,7 +87,11 @@ export async function restrictedNamespace(steps: Steps, name: string): Promise<v
 /** The operator's image of this checkout, as built by `make images`. */
 export const OPERATOR_IMAGE = { repository: 'ghcr.io/capstan-dev/capstan' };
 
-/** `helm upgrade --install` of charts/capstan into `namespace`, waiting until the operator is Ready. */
+/**
+ * `helm upgrade --install` of charts/capstan into `namespace`, waiting until the operator is Ready.
+ * `--take-ownership` adopts a DistributedApp CRD applied without Helm (`make install`, or an install of the
+ * chart from before the CRD was a template) into the release.
+ */
 export async function installOperator(
   steps: Steps,
   namespace: string,
@@ -101,6 +105,7 @@ export async function installOperator(
     join(repoRoot, 'charts', 'capstan'),
     '--namespace',
     namespace,
+    '--take-ownership',
     '--wait',
     '--timeout=5m',
     ...set.flatMap((s) => ['--set', s]),
