@@ -11,6 +11,8 @@
 #   crane        crane (`crane registry serve` is the local OCI registry)
 #   network-policies  the NetworkPolicy agent of the real nodes (kube-network-policies' engine)
 #   actionlint   checks .github/workflows in make lint
+#   prometheus   prometheus and promtool (no web UI assets, static and file service
+#                discovery only): the chart's rules and dashboards are checked with them
 # Binaries are cached per tool under
 #   ${CAPSTAN_CACHE_DIR:-$HOME/.cache/capstan}/tools/<tool>-<hash of its go.mod, go.sum, sources>/
 # and linked into bin/ (bin/cni/ for the CNI plugins), so a tool is rebuilt only
@@ -121,8 +123,23 @@ build_actionlint() {
     -o "$out/actionlint" "$pkg/cmd/actionlint")
 }
 
+build_prometheus() {
+  local out=$1 v; v=$(pin prometheus github.com/prometheus/prometheus)
+  # The module's v0.3MM.P is Prometheus 3.MM.P. remove_all_sd leaves only static and file
+  # discovery (the tests scrape loopback targets); without builtinassets the web UI is not
+  # embedded, the HTTP API is all that is used.
+  local major=${v#v0.}; major=${major%%.*}
+  local release=3.$((10#${major:1})).${v##*.}
+  local pkg=github.com/prometheus/common/version
+  local ld="-s -w -X $pkg.Version=$release -X $pkg.Revision=release-$v -X $pkg.Branch=release"
+  ld+=" -X $pkg.BuildUser=capstan -X $pkg.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
+  (cd "$root/hack/tools/prometheus" && go build -trimpath -tags remove_all_sd -ldflags "$ld" -o "$out/" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool)
+}
+
 binaries() {
   case $1 in
+    prometheus) echo prometheus promtool ;;
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy ;;
     containerd) echo containerd containerd-shim-runc-v2 ;;
     cni-plugins) echo bridge host-local loopback portmap ;;
@@ -167,5 +184,5 @@ ensure() {
 
 command -v go >/dev/null || { log "Go is required to build the tools (or set CAPSTAN_TOOLS_BIN)"; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane network-policies actionlint)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok helm containerd runc cni-plugins coredns crane network-policies actionlint prometheus)
 for t in "${tools[@]}"; do ensure "$t"; done

@@ -61,12 +61,7 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
       help: 'Cache misses that waited for a fetch of the same key already in flight instead of fetching.',
       registers,
     }),
-    cacheErrors: new Counter({
-      name: 'capstan_worker_cache_errors_total',
-      help: 'Cache operations that failed; the request was served without the cache (degraded).',
-      labelNames: ['operation'],
-      registers,
-    }),
+    cacheErrors: cacheErrors(registers),
     upstreamFetches: new Counter({
       name: 'capstan_worker_upstream_fetches_total',
       help: 'Fetches from the upstream service by result (ok, error).',
@@ -114,6 +109,20 @@ export function createWorkloadMetrics(options: { defaultMetrics?: boolean } = {}
   };
 }
 
+// The counters below start with every label value at 0, so rate(), dashboards and alerts see a 0 rather
+// than no series before the first failure.
+
+function cacheErrors(registers: Registry[]): Counter<'operation'> {
+  const counter = new Counter({
+    name: 'capstan_worker_cache_errors_total',
+    help: 'Cache operations that failed; the request was served without the cache (degraded).',
+    labelNames: ['operation'],
+    registers,
+  });
+  for (const operation of ['get', 'set']) counter.inc({ operation }, 0);
+  return counter;
+}
+
 function storeUnavailable(registers: Registry[]): Counter<'outcome'> {
   const counter = new Counter({
     name: 'capstan_worker_store_unavailable_total',
@@ -121,7 +130,6 @@ function storeUnavailable(registers: Registry[]): Counter<'outcome'> {
     labelNames: ['outcome'],
     registers,
   });
-  // Both outcomes exist from the start, so rate() and alerts see a 0 rather than no series.
   for (const outcome of ['not_applied', 'unknown']) counter.inc({ outcome }, 0);
   return counter;
 }
