@@ -1,4 +1,4 @@
-import { hash32 } from './partition.ts';
+import { createHash } from 'node:crypto';
 
 /** One partition that changes owner. `from` is undefined for a partition that had no live owner recorded. */
 export interface AssignmentMove {
@@ -20,6 +20,14 @@ export interface AssignmentResult {
  */
 export function rendezvousScore(partition: number, worker: string): number {
   return hash32(`${worker}\n${partition}`);
+}
+
+/**
+ * The first 4 bytes of SHA-1 of the UTF-8 bytes of `value`, unsigned. A cryptographic hash here (not the
+ * partition function's CRC-32, which is linear) so that scores of related names are unrelated.
+ */
+function hash32(value: string): number {
+  return createHash('sha1').update(value, 'utf8').digest().readUInt32BE(0);
 }
 
 /** The candidate with the highest score for `partition` (ties: the earlier one); `candidates` are sorted. */

@@ -1,23 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
-import { hash32, partitionOf } from '../../../common/src/partition.ts';
+import { crc32 } from 'node:zlib';
+import { hash32, haproxyPartitionSample, partitionOf } from '../../../common/src/partition.ts';
 
 describe('partitionOf', () => {
-  it('is the first 4 bytes of SHA-1, big-endian, modulo the partition count', () => {
-    // SHA-1("") = da39a3ee..., SHA-1("abc") = a9993e36...
-    expect(hash32('')).toBe(0xda39a3ee);
-    expect(hash32('abc')).toBe(0xa9993e36);
-    expect(partitionOf('abc', 16)).toBe(0xa9993e36 % 16);
-    expect(partitionOf('', 1000)).toBe(0xda39a3ee % 1000);
+  it('is the CRC-32 of the UTF-8 key modulo the partition count', () => {
+    // The check value of CRC-32/ISO-HDLC: "123456789" -> cbf43926.
+    expect(hash32('123456789')).toBe(0xcbf43926);
+    expect(hash32('')).toBe(0);
+    expect(partitionOf('123456789', 16)).toBe(0xcbf43926 % 16);
+    expect(partitionOf('ключ', 64)).toBe(crc32(Buffer.from('ключ', 'utf8')) % 64);
   });
 
-  it('keeps known values stable', () => {
-    expect(['user:1', 'user:2', 'orders/42', 'ключ'].map((k) => partitionOf(k, 64))).toEqual(
-      ['user:1', 'user:2', 'orders/42', 'ключ'].map(
-        (k) => createHash('sha1').update(Buffer.from(k, 'utf8')).digest().readUInt32BE(0) % 64,
-      ),
-    );
-    expect(partitionOf('user:1', 64)).toBe(partitionOf('user:1', 64));
+  it('builds the HAProxy sample of a key in a path segment', () => {
+    expect(haproxyPartitionSample(64, 3)).toBe('path,field(4,/),url_dec,crc32,mod(64)');
+    expect(() => haproxyPartitionSample(0, 3)).toThrow(RangeError);
+    expect(() => haproxyPartitionSample(8, 0)).toThrow(RangeError);
   });
 
   it('spreads keys evenly', () => {
