@@ -39,7 +39,8 @@ export interface LeadershipView {
 export interface HistoryView {
   readonly intervalMs: number;
   points(): HistoryPoint[];
-  latest(): MetricsSample | undefined;
+  /** The registry now. */
+  current(): Promise<MetricsSample>;
 }
 
 /** Where the dashboard reads from. */
@@ -101,7 +102,7 @@ async function appAnswer(sources: DashboardSources, namespace: string, name: str
   };
 }
 
-function operatorAnswer(sources: DashboardSources): Answer {
+async function operatorAnswer(sources: DashboardSources): Promise<Answer> {
   const { leadership, history } = sources;
   return {
     status: 200,
@@ -109,7 +110,7 @@ function operatorAnswer(sources: DashboardSources): Answer {
       identity: leadership.identity,
       leading: leadership.isLeading(),
       observedLeader: leadership.observedLeader(),
-      latest: history.latest(),
+      latest: await history.current(),
       intervalMs: history.intervalMs,
       points: history.points(),
     }),

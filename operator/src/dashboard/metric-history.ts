@@ -1,7 +1,8 @@
 /**
  * A bounded in-memory history of the operator's own metrics for the dashboard's charts: every
  * `intervalMs` (default 10 s) it samples the registry and keeps the last `capacity` points (default 360,
- * one hour). Nothing is persisted; a restarted operator starts an empty history. A failed sample is skipped (the next one measures a longer interval).
+ * one hour). Nothing is persisted; a restarted operator starts an empty history. A failed sample is
+ * skipped (the next one measures a longer interval).
  */
 import type { Registry } from 'prom-client';
 import { systemTimers, type Timers } from '../../../common/src/timers.ts';
@@ -59,6 +60,11 @@ export class MetricHistory {
       if (!this.#stopped) this.#schedule();
     }
     return next;
+  }
+
+  /** A sample of the registry now, not kept (the totals the page shows are current, not up to 10 s old). */
+  async current(): Promise<MetricsSample> {
+    return sampleOf(await this.#registry.getMetricsAsJSON(), this.#timers.now());
   }
 
   /** The points, oldest first. */

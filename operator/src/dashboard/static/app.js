@@ -46,10 +46,12 @@ function fixed(value, digits = 2) {
   return value === null || value === undefined ? '–' : Number(value).toFixed(digits);
 }
 
+/** A hue per owner: workers by ordinal a golden angle apart (neighbours differ most), others by a hash. */
 function hue(name) {
-  let h = 0;
-  for (const c of name ?? '') h = (h * 31 + c.charCodeAt(0)) % 360;
-  return h;
+  const ordinal = name?.match(/-(\d+)$/)?.[1];
+  let n = ordinal === undefined ? 0 : Number(ordinal);
+  if (ordinal === undefined) for (const c of name ?? '') n = (Math.imul(n, 31) + c.charCodeAt(0)) >>> 0;
+  return Math.round((n * 137.508 + 200) % 360);
 }
 
 function replaceRows(tbody, rows) {
@@ -66,7 +68,7 @@ const CHARTS = [
   ['apiRequestRate', 'API requests / s', 2],
 ];
 
-function chart(points, field, label, digits) {
+function chart({ points, intervalMs }, [field, label, digits]) {
   const values = points.map((p) => p[field] ?? 0);
   const max = Math.max(...values, 1e-9);
   const box = svg('svg', { viewBox: '0 0 360 100', preserveAspectRatio: 'none', role: 'img' });
@@ -76,7 +78,15 @@ function chart(points, field, label, digits) {
   box.append(svg('polyline', { points: coords.join(' ') }));
   const last = values.at(-1);
   const caption = `${label}: ${values.length ? fixed(last, digits) : '–'} (max ${fixed(max, digits)}, last hour)`;
-  return el('div', { class: 'chart', 'data-chart': field }, el('div', { class: 'label' }, caption), box);
+  const collecting =
+    values.length < 2 ? `collecting: one point every ${Math.round(intervalMs / 1000)} s` : '';
+  return el(
+    'div',
+    { class: 'chart', 'data-chart': field },
+    el('div', { class: 'label' }, caption),
+    box,
+    el('div', { class: 'collecting' }, collecting),
+  );
 }
 
 function tile(label, value) {
@@ -104,8 +114,7 @@ function renderOperator(op) {
     tile('API requests', t ? `${t.apiRequests} (${t.apiErrors} failed)` : '–'),
     tile('leader', op.leader.holder || '–'),
   );
-  const points = op.history.points;
-  $('charts').replaceChildren(...CHARTS.map(([field, label, digits]) => chart(points, field, label, digits)));
+  $('charts').replaceChildren(...CHARTS.map((spec) => chart(op.history, spec)));
 }
 
 // ---- apps ----

@@ -8,7 +8,9 @@ import {
   buildDashboardServer,
   type DashboardSources,
 } from '../../../../operator/src/dashboard/dashboard-server.ts';
+import { sampleOf } from '../../../../operator/src/dashboard/metrics-sample.ts';
 import { loadStaticFiles } from '../../../../operator/src/dashboard/static-files.ts';
+import type { OperatorView } from '../../../../operator/src/dashboard/view-model.ts';
 import { silentLogger } from '../../../../operator/src/runtime/index.ts';
 
 const PASSWORD = 'generated-worker-password';
@@ -33,7 +35,11 @@ function sources(coordination: CoordinationLog): DashboardSources {
         Promise.resolve([{ time: 't', type: 'Normal', reason: 'Rebalanced', message: 'm', count: 1 }]),
     },
     leadership: { identity: 'op-1', isLeading: () => true, observedLeader: () => 'op-1' },
-    history: { intervalMs: 10_000, points: () => [], latest: () => undefined },
+    history: {
+      intervalMs: 10_000,
+      points: () => [],
+      current: () => Promise.resolve({ ...sampleOf([], 5), reconciles: 7 }),
+    },
   };
 }
 
@@ -103,6 +109,16 @@ describe('the dashboard server', () => {
     };
     expect(detail.partitionMap.partitions.map((p) => p.state)).toEqual(['owned', 'unassigned']);
     expect(detail.events).toHaveLength(1);
+  });
+
+  it('answers the operator view with current totals', async () => {
+    const view = (await (await fetch(`${openUrl}/api/v1/operator`)).json()) as OperatorView;
+    expect(view).toMatchObject({
+      identity: 'op-1',
+      leader: { leading: true, holder: 'op-1' },
+      totals: { reconciles: 7, p99Seconds: null },
+      history: { intervalMs: 10_000, points: [] },
+    });
   });
 
   it('answers unknown apps and routes with 404, writes with 405', async () => {
