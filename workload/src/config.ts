@@ -45,6 +45,8 @@ export interface WorkerConfig {
   redis: { url: string; password: string | undefined; commandTimeoutMs: number };
   upstream: { url: string | undefined; timeoutMs: number };
   cacheTtlSeconds: number;
+  /** Bounds of cache-gateway's owner-local memory tier; 0 turns it off. */
+  memoryCache: { maxEntries: number; maxBytes: number };
   forwardTimeoutMs: number;
   /** How long a request for a moving partition waits for an owner before it gets 503. */
   moveWaitMs: number;
@@ -194,6 +196,10 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     },
     upstream: { url: upstreamUrl, timeoutMs: r.int('CAPSTAN_UPSTREAM_TIMEOUT_MS', 5000, MS) },
     cacheTtlSeconds: r.int('CAPSTAN_CACHE_TTL_SECONDS', 60, { min: 1, max: 86_400 * 30 }),
+    memoryCache: {
+      maxEntries: r.int('CAPSTAN_MEMORY_CACHE_ENTRIES', 10_000, { min: 0, max: 10_000_000 }),
+      maxBytes: r.int('CAPSTAN_MEMORY_CACHE_BYTES', 32 * 2 ** 20, { min: 0, max: 2 ** 40 }),
+    },
     forwardTimeoutMs: r.int('CAPSTAN_FORWARD_TIMEOUT_MS', 5000, MS),
     moveWaitMs: r.int('CAPSTAN_MOVE_WAIT_MS', DEFAULT_MOVE_WAIT_MS, { min: 0, max: 60_000 }),
     drainDelayMs: r.int('CAPSTAN_DRAIN_DELAY_MS', 2000, { min: 0, max: 300_000 }),

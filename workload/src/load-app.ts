@@ -16,6 +16,7 @@ export async function loadApp(config: WorkerConfig): Promise<AppDefinition> {
       upstream: config.upstream.url,
       ttlSeconds: config.cacheTtlSeconds,
       timeoutMs: config.upstream.timeoutMs,
+      memory: config.memoryCache,
     });
   }
   if (config.app === 'counters') return countersApp({ writeDelayMs: config.countersWriteDelayMs });

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { partitionOf } from '../../../common/src/partition.ts';
+import { TIER_HEADER } from '../../../workload/src/apps/cache-gateway.ts';
 import { waitUntil } from '../../../workload/src/local/index.ts';
 import { LocalFleet } from '../../../workload/src/local-fleet.ts';
 import type { FleetWorker } from '../../../workload/src/local-fleet.ts';
@@ -94,6 +96,29 @@ describe('cache-gateway on a local fleet (4 workers, real ZooKeeper, Redis, HAPr
     expect(result.ok).toBe(200);
     expect(fleet.upstream!.fetches().get(key)).toBe(1);
   });
+
+  it("serves a hot key from its owner's memory, and from Redis without a new fetch once another worker owns it", async () => {
+    const key = 'hot-key';
+    const get = async () => {
+      const response = await fetch(`${fleet.url}/v1/cache/${key}`);
+      await response.text();
+      return { cache: response.headers.get('x-cache'), tier: response.headers.get(TIER_HEADER) };
+    };
+    expect((await get()).cache).toBe('miss');
+    expect(await get()).toEqual({ cache: 'hit', tier: 'memory' });
+    // The owner leaves on purpose (SIGTERM): its partitions move, and its memory goes with it.
+    const partition = partitionOf(key, PARTITIONS);
+    const states = await fleet.waitAllServed(20_000);
+    const owner = fleet.workers.get(states[partition]!.holder!)!;
+    await owner.process.stop();
+    fleet.workers.delete(owner.id);
+    await fleet.waitAllServed(30_000, [owner.id]);
+    expect(await get()).toEqual({ cache: 'hit', tier: 'redis' });
+    expect(await get()).toEqual({ cache: 'hit', tier: 'memory' });
+    expect(fleet.upstream!.fetches().get(key)).toBe(1);
+    await fleet.addWorker();
+    await fleet.waitAllServed(30_000);
+  }, 90_000);
 
   it('keeps answering from the upstream while Redis is down and caches again when it returns', async () => {
     await fleet.redis.kill();
