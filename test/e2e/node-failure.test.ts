@@ -26,7 +26,14 @@ const SURVIVOR = 'capstan-node-0';
 
 interface NodeJson {
   status: { conditions: { type: string; status: string }[] };
-  spec: { taints?: { key: string; effect: string }[] };
+  spec: { taints?: { key: string; effect: string }[]; unschedulable?: boolean };
+}
+
+/** Ready, not cordoned and without a NoSchedule taint: a pod that prefers it is placed there. */
+function schedulable(node: NodeJson | undefined): boolean {
+  const blocked =
+    node?.spec.unschedulable === true || node?.spec.taints?.some((t) => t.effect === 'NoSchedule');
+  return nodeReady(node) === 'True' && !blocked;
 }
 
 function nodeReady(node: NodeJson | undefined): string | undefined {
@@ -71,7 +78,11 @@ describe('a real node failed for real', () => {
   beforeAll(async () => {
     steps = quietSteps(testKubeconfig());
     namespace = await createNamespace('e2e-node');
-  });
+    // An earlier suite may have failed and restored this node just now: wait until it takes pods again.
+    await waitFor(`${FAILED} schedulable`, async () =>
+      schedulable(await getJson<NodeJson>(steps, ['node', FAILED])) ? true : undefined,
+    );
+  }, 180_000);
 
   afterAll(async () => {
     if (failed) await restoreNode(testClusterDir(), FAILED);
