@@ -192,6 +192,7 @@ function renderMap(app) {
       'No partition map here: only the leading operator reads ZooKeeper (this replica does not lead, or has not read it yet).';
     $('partition-map').replaceChildren();
     $('legend').replaceChildren();
+    $('owners').replaceChildren();
     return;
   }
   note.textContent = `${map.partitions.length} partitions, ${map.unowned} not owned; assignment version ${map.version ?? '–'}; live workers: ${map.members.join(', ') || 'none'}`;
@@ -199,6 +200,21 @@ function renderMap(app) {
     ...STATES.map(([state, text]) => el('span', {}, el('span', { class: `cell ${state}` }), ` ${text}`)),
   );
   $('partition-map').replaceChildren(...map.partitions.map(cell));
+  $('owners').replaceChildren(...ownerSwatches(map));
+}
+
+/** One swatch per owner in the map's colours, with how many partitions it is assigned. */
+function ownerSwatches(map) {
+  const counts = new Map();
+  for (const c of map.partitions) if (c.owner !== null) counts.set(c.owner, (counts.get(c.owner) ?? 0) + 1);
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([owner, count]) => {
+      const swatch = el('span', { class: 'cell' });
+      swatch.style.setProperty('--owner-hue', String(hue(owner)));
+      const live = map.members.includes(owner) ? '' : ' (not registered)';
+      return el('span', { 'data-owner': owner }, swatch, ` ${owner}: ${count}${live}`);
+    });
 }
 
 function renderDetail(app) {
