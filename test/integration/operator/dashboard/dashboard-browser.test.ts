@@ -20,12 +20,13 @@ import { applyApp } from '../controller/helpers.ts';
 import {
   operatorSandbox,
   startLeader,
+  startOperator,
   type OperatorProcess,
   type OperatorSandbox,
 } from '../controller/operator-process.ts';
 import { appAccess, readAssignment, startWorker, type FakeWorker } from '../coordination/helpers.ts';
 import { memberPath, membersPath } from '../../../../common/src/zk-paths.ts';
-import { assignmentCells } from './helpers.ts';
+import { assignmentCells, serviceAccountToken } from './helpers.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const SHOTS = join(repoRoot, 'tmp');
@@ -62,6 +63,8 @@ describe('the dashboard page in Chromium', () => {
   let zk: ZooKeeperService;
   let sandbox: OperatorSandbox;
   let operator: OperatorProcess | undefined;
+  let standby: OperatorProcess | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
   let browser: Browser | undefined;
   let page: Page;
   let reader: ZooKeeperClient;
@@ -106,7 +109,8 @@ describe('the dashboard page in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await operator?.stop('SIGKILL');
+    await Promise.all([operator?.stop('SIGKILL'), standby?.stop('SIGKILL')]);
+    for (const cleanup of cleanups) await cleanup();
     for (const worker of workers) await worker.client.close();
     await silent?.close();
     await reader?.close();
@@ -165,5 +169,40 @@ describe('the dashboard page in Chromium', () => {
     expect(await page.locator('#partition-map .cell.moving').count()).toBe(toSilent.length);
     expect(await page.evaluate<boolean>(MARKED)).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'dashboard-moving.png'), fullPage: true });
+  });
+
+  it('on a standby bound beyond loopback, asks for a token and then says it does not lead', async () => {
+    const port = await freePort();
+    standby = await startOperator({
+      kubeconfig: sandbox.kubeconfig,
+      namespaces: [ref.namespace],
+      leaseNamespace: ref.namespace,
+      leaseId: 'dash-ui',
+      extraArgs: ['--coordinate=true', `--dashboard-bind-address=0.0.0.0:${port}`],
+    });
+    const reader = await serviceAccountToken(ref.namespace, 'dash-ui-reader', true);
+    cleanups.push(reader.cleanup);
+    const second = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    await waitFor('the standby’s dashboard', () =>
+      second.goto(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => undefined,
+      ),
+    );
+    await second.waitForSelector('#token-form:not([hidden])');
+    expect(await second.textContent('#token-error')).toContain('bearer token is required');
+    await second.screenshot({ path: join(SHOTS, 'dashboard-token.png') });
+    await second.fill('#token', reader.token);
+    await second.click('#token-form button');
+    await second.waitForSelector(`#apps tr[data-app="${ref.namespace}/shop"]`);
+    // The standby names the leader once it has read the Lease, which may be after its first answer.
+    await second.waitForFunction(`document.getElementById('leader').textContent.includes('(leader: ')`);
+    const leader = await page.textContent('#identity');
+    expect(await second.textContent('#leader')).toBe(`standby: not the leader (leader: ${leader})`);
+    expect(await second.isHidden('#token-form')).toBe(true);
+    await second.click(`#apps tr[data-app="${ref.namespace}/shop"]`);
+    await second.waitForSelector('#detail:not([hidden])');
+    expect(await second.textContent('#map-note')).toContain('only the leading operator reads ZooKeeper');
+    await second.screenshot({ path: join(SHOTS, 'dashboard-standby.png'), fullPage: true });
   });
 });
