@@ -136,6 +136,17 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     }
   });
 
+  it("passes the chart's own test (helm test): the operator answers through its metrics Service", async () => {
+    const result = await step(steps, 'helm', [
+      'test',
+      'capstan',
+      '--namespace',
+      OPERATOR_NAMESPACE,
+      '--timeout=3m',
+    ]);
+    expect(result.stdout).toMatch(/Phase:\s+Succeeded/);
+  });
+
   it('enforces Pod Security restricted in the namespace: the app was admitted, a root pod is not', async () => {
     const rejected = await step(
       steps,
