@@ -7,6 +7,7 @@
  * metric nobody exports fails. The chart's alerts are loaded too and must evaluate without errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -168,6 +169,8 @@ describe('the chart’s dashboards on a real Prometheus', () => {
   let dashboards: Dashboard[];
 
   beforeAll(async () => {
+    if (!existsSync(join(toolsBin(), 'prometheus')))
+      throw new Error(`no prometheus in ${toolsBin()}: run make tools (hack/build-tools.sh prometheus)`);
     dashboards = await loadDashboards();
     dir = await mkdtemp(join(tmpdir(), 'capstan-prometheus-'));
     [, sandbox] = await Promise.all([fleet.start(), operatorSandbox('monitor', 1)]);

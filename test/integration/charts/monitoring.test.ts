@@ -12,7 +12,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { runTool } from '../../harness/kube.ts';
+import { runTool, toolsBin } from '../../harness/kube.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const chart = join(root, 'charts/capstan');
@@ -62,6 +62,8 @@ const MONITORING = [
 describe('the alerts', () => {
   let rules: AlertRule[];
   beforeAll(async () => {
+    if (!existsSync(join(toolsBin(), 'promtool')))
+      throw new Error(`no promtool in ${toolsBin()}: run make tools (hack/build-tools.sh prometheus)`);
     rules = (parse(await readFile(ALERTS, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules);
   });
 
