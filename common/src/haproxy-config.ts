@@ -52,6 +52,14 @@ export interface HaproxyConfigOptions {
   timeouts?: { connect?: number; client?: number; server?: number; check?: number };
   /** Connection limit of the process; default 4096. */
   maxConnections?: number;
+  /**
+   * Routing to partition owners: `sample` computes a request's partition (see `haproxyPartitionSample`),
+   * `mapFile` (partition -> server name, kept up to date through the Runtime API) names its owner's
+   * server; a request without an entry, or whose owner's server is down, is balanced as usual.
+   */
+  ownerRouting?: { sample: string; mapFile: string };
+  /** The Runtime API's admin socket, on a TCP address (loopback). */
+  runtime?: { bind: string; port: number };
 }
 
 /**
@@ -81,6 +89,9 @@ function globalSection(options: HaproxyConfigOptions): string[] {
     `  maxconn ${checkPositiveInt('maxConnections', options.maxConnections ?? 4096)}`,
     // Old processes finish in-flight requests after a reload, but not forever.
     '  hard-stop-after 30s',
+    ...(options.runtime
+      ? [`  stats socket ipv4@${listenAddress('runtime', options.runtime)} level admin`]
+      : []),
   ];
 }
 
@@ -156,6 +167,7 @@ function backendSection(options: HaproxyConfigOptions): string[] {
     // A request that reached a worker is sent again (after no answer or a timeout) only when that cannot
     // apply it twice: a read, or a write with an Idempotency-Key. Connection failures are still retried.
     '  http-request disable-l7-retry if !METH_GET !{ req.hdr(idempotency-key) -m found }',
+    ...ownerRoutingLines(options.ownerRouting),
     '  option httpchk',
     `  http-check send meth GET uri ${checkPath(check.path)}`,
     '  http-check expect status 200',
@@ -163,6 +175,16 @@ function backendSection(options: HaproxyConfigOptions): string[] {
       // A name that does not resolve yet (a pod not yet created) must not keep HAProxy from starting.
       ' init-addr last,libc,none',
     ...serverLines(options.backend),
+  ];
+}
+
+/** The owner's server for a request whose partition has an entry in the map (HAProxy ignores a down one). */
+function ownerRoutingLines(routing: HaproxyConfigOptions['ownerRouting']): string[] {
+  if (routing === undefined) return [];
+  const file = checkToken('ownerRouting.mapFile', routing.mapFile);
+  return [
+    `  http-request set-var(txn.owner) ${checkSample(routing.sample)},map(${file})`,
+    '  use-server %[var(txn.owner)] if { var(txn.owner) -m found }',
   ];
 }
 
@@ -209,6 +231,16 @@ function checkAddress(field: string, address: string): string {
   if (!match) throw new ConfigRenderError(field, `expected ip:port, got ${JSON.stringify(address)}`);
   checkPort(field, Number(match[2]));
   return address;
+}
+
+/** A sample expression: fetch and converters with their arguments, no spaces or quotes. */
+function checkSample(sample: string): string {
+  if (!/^[A-Za-z0-9_.,()/:-]+$/.test(sample))
+    throw new ConfigRenderError(
+      'ownerRouting.sample',
+      `expected a sample expression, got ${JSON.stringify(sample)}`,
+    );
+  return sample;
 }
 
 function checkPath(path: string): string {

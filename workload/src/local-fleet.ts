@@ -1,7 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AssignmentRecord } from '../../common/src/assignment-record.ts';
 import { decodeAssignment } from '../../common/src/assignment-record.ts';
 import type { HaproxyAlgorithm, HaproxyConfigOptions } from '../../common/src/haproxy-config.ts';
+import { OwnerMapSync } from '../../common/src/owner-map.ts';
+import { haproxyPartitionSample } from '../../common/src/partition.ts';
 import { Rebalancer } from '../../common/src/rebalancer.ts';
 import { connect } from '../../common/src/zookeeper-client.ts';
 import type { ZooKeeperClient } from '../../common/src/zookeeper-client.ts';
@@ -38,7 +42,13 @@ export interface FleetOptions {
   upstream?: string;
   /** 1 (default) or an odd ensemble size. */
   zookeeperReplicas?: number;
-  haproxy?: { algorithm?: HaproxyAlgorithm; port?: number; checkIntervalMs?: number };
+  haproxy?: {
+    algorithm?: HaproxyAlgorithm;
+    port?: number;
+    checkIntervalMs?: number;
+    /** Route each request to its partition's owner from a live map (zero hops); default false. */
+    ownerRouting?: boolean;
+  };
   /** Extra environment of every worker (e.g. SENTRY_DSN, CAPSTAN_MOVE_WAIT_MS). */
   workerEnv?: Record<string, string>;
 }
@@ -75,7 +85,10 @@ export class LocalFleet {
   upstream: TinyUpstream | undefined;
   client!: ZooKeeperClient;
   rebalancer!: Rebalancer;
+  /** Keeps HAProxy's owner map in step with ZooKeeper, with `haproxy.ownerRouting`. */
+  ownerMap: OwnerMapSync | undefined;
   #dir = '';
+  #runtimePort = 0;
   #next = 0;
   #servers: { name: string; host: string; port: number }[] = [];
 
@@ -112,7 +125,21 @@ export class LocalFleet {
     await this.rebalancer.start();
     const ports = await Promise.all(Array.from({ length: this.options.workers }, () => freePort()));
     this.#servers = ports.map((port, i) => ({ name: this.#id(i), host: '127.0.0.1', port }));
+    if (this.options.haproxy?.ownerRouting) {
+      this.#runtimePort = await freePort();
+      await writeFile(this.#mapFile, '');
+    }
     this.haproxy = await startHaproxy({ config: await this.#haproxyConfig() });
+    if (this.options.haproxy?.ownerRouting) {
+      this.ownerMap = new OwnerMapSync({
+        ...this.ref,
+        client: this.client,
+        runtime: { host: '127.0.0.1', port: this.#runtimePort },
+        mapFile: this.#mapFile,
+        backend: 'workers',
+      });
+      await this.ownerMap.start();
+    }
     await Promise.all(this.#servers.map((s) => this.#spawn(s.name, s.port)));
     this.#next = this.options.workers;
     await this.waitAllServed(60_000);
@@ -145,6 +172,8 @@ export class LocalFleet {
     this.#servers.push({ name: id, host: '127.0.0.1', port });
     const worker = await this.#spawn(id, port);
     await this.haproxy.reload(await this.#haproxyConfig());
+    // The new HAProxy process read the map file, which the Runtime API's edits never touched.
+    await this.ownerMap?.reset();
     await this.waitBalancerSeesAll(30_000);
     return worker;
   }
@@ -192,11 +221,25 @@ export class LocalFleet {
   /** Stops everything (workers first, SIGTERM then SIGKILL) and removes the temp directories. */
   async stop(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.process.stop(3000)));
+    await this.ownerMap?.close();
     await this.rebalancer?.close();
     await this.client?.close();
     await this.upstream?.close();
     await Promise.all([this.haproxy?.stop(), this.redis?.stop(), this.zookeeper?.stop()]);
     if (this.#dir) await removeDir(this.#dir);
+  }
+
+  /** HAProxy's owner routing and admin socket, with `haproxy.ownerRouting`. */
+  #ownerRouting(): Pick<HaproxyConfigOptions, 'ownerRouting' | 'runtime'> {
+    if (!this.options.haproxy?.ownerRouting) return {};
+    return {
+      ownerRouting: { sample: haproxyPartitionSample(this.options.partitions, 3), mapFile: this.#mapFile },
+      runtime: { bind: '127.0.0.1', port: this.#runtimePort },
+    };
+  }
+
+  get #mapFile(): string {
+    return join(this.#dir, 'owners.map');
   }
 
   #id(i: number): string {
@@ -257,6 +300,7 @@ export class LocalFleet {
       retries: 3,
       stats: { bind: '127.0.0.1', port: stats },
       timeouts: { connect: 500, client: 30_000, server: 10_000 },
+      ...this.#ownerRouting(),
     };
   }
 }

@@ -89,6 +89,23 @@ describe('renderHaproxyConfig', () => {
     expect(defaults.find((l) => l.startsWith('http-error status 503 '))).toMatch(/hdr retry-after 1$/);
   });
 
+  it("routes a request to its partition's owner from the map, and opens the admin socket", () => {
+    const text = renderHaproxyConfig({
+      ...staticOptions,
+      ownerRouting: { sample: 'path,field(4,/),url_dec,crc32,mod(8)', mapFile: '/run/owners.map' },
+      runtime: { bind: '127.0.0.1', port: 9999 },
+    });
+    expect(section(text, 'backend workers')).toEqual(
+      expect.arrayContaining([
+        'http-request set-var(txn.owner) path,field(4,/),url_dec,crc32,mod(8),map(/run/owners.map)',
+        'use-server %[var(txn.owner)] if { var(txn.owner) -m found }',
+      ]),
+    );
+    expect(section(text, 'global')).toContain('stats socket ipv4@127.0.0.1:9999 level admin');
+    const bad = { ...staticOptions, ownerRouting: { sample: 'path x', mapFile: '/m' } };
+    expect(() => renderHaproxyConfig(bad)).toThrow(expect.objectContaining({ field: 'ownerRouting.sample' }));
+  });
+
   it('serves stats and the Prometheus exporter on the stats listener only', () => {
     const text = renderHaproxyConfig(staticOptions);
     expect(section(text, 'frontend stats')).toEqual(

@@ -1,0 +1,179 @@
+/**
+ * Keeps HAProxy's partition -> owner map in step with ZooKeeper, so that HAProxy sends a request straight
+ * to the worker that serves its partition (zero hops). The map holds, for each partition whose
+ * `owners/<p>` node is held, the name of the HAProxy server whose address is the holder's (from its
+ * `members/<worker>` node). A partition without a holder (moving) has no entry, and HAProxy balances
+ * it as before: whoever gets it forwards it once or answers 503. The map only routes; fencing stays with
+ * the owners' nodes and epochs, so a stale entry costs a hop, never a second owner.
+ */
+import { backendServers, runtimeCommands, type RuntimeAddress } from './haproxy-runtime.ts';
+import type { Unwatch, ZooKeeperClient } from './zookeeper-client.ts';
+import { isZooKeeperError } from './zookeeper-error.ts';
+import { memberPath, membersPath, ownerPath, ownersPath, type AppRef } from './zk-paths.ts';
+
+/** Options of {@link OwnerMapSync}. */
+export interface OwnerMapOptions extends AppRef {
+  client: ZooKeeperClient;
+  runtime: RuntimeAddress;
+  /** The map file as HAProxy's config names it. */
+  mapFile: string;
+  /** The backend whose servers are the workers. */
+  backend: string;
+  /** Full resync (servers may change address, e.g. DNS-filled slots) this often; default 5000 ms. */
+  resyncMs?: number;
+  logger?: { warn(fields: Record<string, unknown>, message: string): void };
+}
+
+/** Partition -> server name. */
+export type OwnerMap = ReadonlyMap<number, string>;
+
+/**
+ * The map from who holds each partition, where each worker is and which server has that address. Pure.
+ * A holder without a member node or a server of its address gets no entry.
+ */
+export function ownerMap(
+  holders: ReadonlyMap<number, string>,
+  addresses: ReadonlyMap<string, string>,
+  servers: readonly { name: string; address: string | undefined }[],
+): Map<number, string> {
+  const byAddress = new Map(servers.flatMap((s) => (s.address ? [[s.address, s.name] as const] : [])));
+  const map = new Map<number, string>();
+  for (const [partition, worker] of holders) {
+    const address = addresses.get(worker);
+    const server = address === undefined ? undefined : byAddress.get(address);
+    if (server !== undefined) map.set(partition, server);
+  }
+  return map;
+}
+
+/** The Runtime API commands that turn map `from` into `to`. */
+export function mapEdits(file: string, from: OwnerMap, to: OwnerMap): string[] {
+  const edits: string[] = [];
+  for (const [p, server] of to) {
+    if (!from.has(p)) edits.push(`add map ${file} ${p} ${server}`);
+    else if (from.get(p) !== server) edits.push(`set map ${file} ${p} ${server}`);
+  }
+  for (const p of from.keys()) if (!to.has(p)) edits.push(`del map ${file} ${p}`);
+  return edits;
+}
+
+/** See the module comment. Start, then close; errors are logged and the next change or resync retries. */
+export class OwnerMapSync {
+  readonly #o: OwnerMapOptions;
+  #applied = new Map<number, string>();
+  #unwatch: Unwatch[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #again = false;
+  #closed = false;
+
+  constructor(options: OwnerMapOptions) {
+    this.#o = options;
+  }
+
+  /** The map as last applied to HAProxy. */
+  get applied(): OwnerMap {
+    return this.#applied;
+  }
+
+  async start(): Promise<void> {
+    await runtimeCommands(this.#o.runtime, [`clear map ${this.#o.mapFile}`]);
+    this.#unwatch.push(this.#o.client.watchChildren(ownersPath(this.#o), () => this.#schedule()));
+    this.#unwatch.push(this.#o.client.watchChildren(membersPath(this.#o), () => this.#schedule()));
+    this.#timer = setInterval(() => this.#schedule(), this.#o.resyncMs ?? 5000);
+    this.#timer.unref();
+    this.#schedule();
+    await this.#running;
+  }
+
+  /** Starts from an empty map again (HAProxy was reloaded and read its map file afresh). */
+  async reset(): Promise<void> {
+    await this.#running;
+    await runtimeCommands(this.#o.runtime, [`clear map ${this.#o.mapFile}`]);
+    this.#applied = new Map();
+    this.#schedule();
+    await this.#running;
+  }
+
+  /** Resolves once every change seen so far is applied. */
+  async settled(): Promise<void> {
+    while (this.#again) await this.#running;
+    await this.#running;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const unwatch of this.#unwatch) unwatch();
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  /** One sync at a time; changes during one make one more. */
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#again) return;
+    this.#again = true;
+    this.#running = this.#running.then(async () => {
+      this.#again = false;
+      await this.#sync().catch((error: unknown) =>
+        this.#o.logger?.warn({ err: error }, 'updating the owner map failed; retrying at the next change'),
+      );
+    });
+  }
+
+  async #sync(): Promise<void> {
+    const [holders, addresses, servers] = await Promise.all([
+      this.#holders(),
+      this.#addresses(),
+      backendServers(this.#o.runtime, this.#o.backend),
+    ]);
+    const next = ownerMap(holders, addresses, servers);
+    const edits = mapEdits(this.#o.mapFile, this.#applied, next);
+    if (edits.length === 0 || this.#closed) return;
+    await runtimeCommands(this.#o.runtime, edits);
+    this.#applied = next;
+  }
+
+  async #holders(): Promise<Map<number, string>> {
+    const children = await this.#children(ownersPath(this.#o));
+    const entries = await Promise.all(
+      children.map(async (name) => {
+        const data = await this.#data(ownerPath(this.#o, Number(name)));
+        const worker = data === undefined ? undefined : (JSON.parse(data) as { workerId?: string }).workerId;
+        return worker === undefined ? [] : [[Number(name), worker] as const];
+      }),
+    );
+    return new Map(entries.flat());
+  }
+
+  async #addresses(): Promise<Map<string, string>> {
+    const members = await this.#children(membersPath(this.#o));
+    const entries = await Promise.all(
+      members.map(async (worker) => {
+        const data = await this.#data(memberPath(this.#o, worker));
+        const address = data === undefined ? undefined : (JSON.parse(data) as { address?: string }).address;
+        return address === undefined ? [] : [[worker, address] as const];
+      }),
+    );
+    return new Map(entries.flat());
+  }
+
+  async #children(path: string): Promise<string[]> {
+    try {
+      return await this.#o.client.children(path);
+    } catch (error) {
+      if (isZooKeeperError(error, 'NO_NODE')) return [];
+      throw error;
+    }
+  }
+
+  /** A node's data as text; undefined when it is gone (a claim released between listing and reading). */
+  async #data(path: string): Promise<string | undefined> {
+    try {
+      return (await this.#o.client.get(path)).data.toString('utf8');
+    } catch (error) {
+      if (isZooKeeperError(error, 'NO_NODE')) return undefined;
+      throw error;
+    }
+  }
+}
