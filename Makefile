@@ -66,8 +66,8 @@ bench-operator: bootstrap tools ## Operator benchmark on a fresh control plane: 
 .PHONY: dev bench-workload
 dev: bootstrap ## Run a DistributedApp on this machine (FILE=examples/minimal.yaml): ZooKeeper, Redis, HAProxy, workers. Ctrl-C stops.
 	node workload/src/cli.ts dev $(or $(FILE),examples/minimal.yaml)
-bench-workload: bootstrap ## Workload benchmark: failover over 10 kills, coalescing, cache-hit path vs plain fastify + ioredis.
-	node hack/bench-workload.ts
+bench-workload: bootstrap ## Workload benchmark: coalescing, cache-hit path owner-routed / routing off / a plain fastify + ioredis fleet behind the same HAProxy, failover over 10 kills. ARGS adds flags.
+	node hack/bench-workload.ts $(ARGS)
 
 ##@ Local cluster
 .PHONY: cluster-up cluster-down demo images bench-failover

@@ -4,7 +4,7 @@
  * owned, upstream fetches per key under concurrent load from every worker, and cache-hit latency and
  * throughput through HAProxy against a plain fastify + ioredis server, all in one run on this machine.
  *
- *   node hack/bench-workload.ts [--kills 10] [--seconds 5]
+ *   node hack/bench-workload.ts [--kills 10] [--seconds 5] [--memory-entries 10000 (0: no memory tier)]
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,26 +13,43 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
-import { partitionOf } from '../common/src/partition.ts';
-import { freePort, waitUntil } from '../workload/src/local/index.ts';
+import { freePort, startHaproxy, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 
 const SESSION_TIMEOUT_MS = 4000;
 const PARTITIONS = 32;
 const WORKERS = 4;
 
-/** `--baseline-server <port> <redis url>`: the plain fastify + ioredis server the fleet is compared with. */
-async function baselineServer(port: number, redisUrl: string): Promise<void> {
+/**
+ * `--baseline-server <port> <redis url> <upstream url>`: one process of the plain fleet the workers are
+ * compared with, the usual stateless design: fastify + ioredis reading through Redis to the upstream,
+ * coalescing concurrent misses only within itself (a fleet of N fetches a key up to N times).
+ */
+async function baselineServer(port: number, redisUrl: string, upstream: string): Promise<void> {
   const redis = new Redis(redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 500,
   });
+  const inFlight = new Map<string, Promise<string>>();
+  const fetchThrough = async (key: string): Promise<string> => {
+    const body = await (await fetch(`${upstream}/${encodeURIComponent(key)}`)).text();
+    await redis.set(`baseline:${key}`, body, 'EX', 600);
+    return body;
+  };
   const app = Fastify();
+  // The fleet's HAProxy config health-checks /readyz.
+  app.get('/readyz', () => Promise.resolve({ status: 'ready' }));
   app.get('/v1/cache/:key', async (request, reply) => {
-    const value = await redis.get(`baseline:${(request.params as { key: string }).key}`);
-    if (value === null) return reply.code(404).send({ error: 'miss' });
-    return reply.type('application/json').send(value);
+    const { key } = request.params as { key: string };
+    const cached = await redis.get(`baseline:${key}`);
+    if (cached !== null) return reply.type('application/json').send(cached);
+    let flight = inFlight.get(key);
+    if (flight === undefined) {
+      flight = fetchThrough(key).finally(() => inFlight.delete(key));
+      inFlight.set(key, flight);
+    }
+    return reply.type('application/json').send(await flight);
   });
   await app.listen({ host: '127.0.0.1', port });
 }
@@ -46,6 +63,10 @@ interface Target {
   name: string;
   origin: string;
   path: (i: number) => string;
+  /** Runs before each of its rounds (e.g. turns owner routing on or off). */
+  before?: () => Promise<void>;
+  /** Requests forwarded between workers so far (for the forwarded share), when it has workers. */
+  forwarded?: () => Promise<number>;
 }
 
 /** Totals of one target over every round. */
@@ -53,6 +74,7 @@ interface Tally {
   latencies: number[];
   errors: number;
   seconds: number;
+  forwarded: number;
 }
 
 /** Closed-loop load on one target for `seconds` with `concurrency` connections, added to `tally`. */
@@ -84,9 +106,15 @@ async function measureOnce(target: Target, seconds: number, tally: Tally, concur
  * work on the machine affects them alike; `seconds` rounds per target.
  */
 async function measureInterleaved(targets: Target[], seconds: number): Promise<string[]> {
-  const tallies = targets.map((): Tally => ({ latencies: [], errors: 0, seconds: 0 }));
+  const tallies = targets.map((): Tally => ({ latencies: [], errors: 0, seconds: 0, forwarded: 0 }));
   for (let round = 0; round < seconds; round++) {
-    for (const [i, target] of targets.entries()) await measureOnce(target, 1, tallies[i]!);
+    for (const [i, target] of targets.entries()) {
+      await target.before?.();
+      const before = await target.forwarded?.();
+      await measureOnce(target, 1, tallies[i]!);
+      const after = await target.forwarded?.();
+      if (before !== undefined && after !== undefined) tallies[i]!.forwarded += after - before;
+    }
   }
   return targets.map((target, i) => {
     const t = tallies[i]!;
@@ -94,28 +122,62 @@ async function measureInterleaved(targets: Target[], seconds: number): Promise<s
     const rps = Math.round(sorted.length / t.seconds);
     const p50 = percentile(sorted, 0.5).toFixed(2);
     const p99 = percentile(sorted, 0.99).toFixed(2);
-    return `| ${target.name} | ${sorted.length} | ${t.errors} | ${rps} | ${p50} | ${p99} |`;
+    const share = target.forwarded
+      ? `${((100 * t.forwarded) / Math.max(1, sorted.length)).toFixed(1)} %`
+      : '-';
+    return `| ${target.name} | ${sorted.length} | ${t.errors} | ${rps} | ${p50} | ${p99} | ${share} |`;
+  });
+}
+
+/** GETs through HAProxy on 8 connections until `stop()`: answers that were not 200 and requests sent. */
+function backgroundLoad(url: string, stop: () => boolean): Promise<{ sent: number; failed: number }> {
+  const pool = new Pool(url, { connections: 8 });
+  const totals = { sent: 0, failed: 0 };
+  const loop = async (): Promise<void> => {
+    for (let i = 0; !stop() && i < 100_000; i++) {
+      totals.sent++;
+      try {
+        const response = await pool.request({ method: 'GET', path: `/v1/cache/hot-${i % 100}` });
+        await response.body.text();
+        if (response.statusCode !== 200) totals.failed++;
+      } catch {
+        totals.failed++;
+      }
+    }
+  };
+  return Promise.all(Array.from({ length: 8 }, loop)).then(async () => {
+    await pool.close();
+    return totals;
   });
 }
 
 async function failover(fleet: LocalFleet, kills: number): Promise<void> {
+  if (kills === 0) return;
   console.log(
     `\n## Failover (kill -9), ${WORKERS} workers, ${PARTITIONS} partitions, session timeout ${SESSION_TIMEOUT_MS} ms, rebalance delay 0`,
   );
   console.log(
-    '| # | victim | owned | moved | other partitions moved | served again after (ms) | max-min after |',
+    '| # | victim | owned | moved | other partitions moved | served again after (ms) | max-min after | GETs meanwhile | failed | forwarded |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   const times: number[] = [];
   for (let k = 0; k < kills; k++) {
     const before = await fleet.waitAllServed(30_000);
     const live = [...fleet.workers.values()].filter((w) => w.process.running);
     const victim = live[k % live.length]!;
     const owned = before.filter((s) => s.holder === victim.id).length;
+    let done = false;
+    const forwardedBefore = await forwardedBy(fleet);
+    const load = backgroundLoad(fleet.url, () => done);
     const killedAt = performance.now();
     victim.process.signal('SIGKILL');
     const after = await fleet.waitAllServed(60_000, [victim.id]);
     const ms = Math.round(performance.now() - killedAt);
+    // Until the owner map names the new owners too.
+    await fleet.ownerMap?.settled();
+    done = true;
+    const { sent, failed } = await load;
+    const share = (100 * ((await forwardedBy(fleet)) - forwardedBefore)) / Math.max(1, sent);
     times.push(ms);
     fleet.workers.delete(victim.id);
     const moved = after.flatMap((s, p) => (s.assigned !== before[p]!.assigned ? [p] : []));
@@ -123,7 +185,9 @@ async function failover(fleet: LocalFleet, kills: number): Promise<void> {
     const counts = new Map<string, number>();
     for (const s of after) counts.set(s.assigned ?? '-', (counts.get(s.assigned ?? '-') ?? 0) + 1);
     const spread = Math.max(...counts.values()) - Math.min(...counts.values());
-    console.log(`| ${k + 1} | ${victim.id} | ${owned} | ${moved.length} | ${others} | ${ms} | ${spread} |`);
+    console.log(
+      `| ${k + 1} | ${victim.id} | ${owned} | ${moved.length} | ${others} | ${ms} | ${spread} | ${sent} | ${failed} | ${share.toFixed(1)} % |`,
+    );
     await fleet.addWorker();
     await fleet.waitAllServed(60_000);
   }
@@ -153,51 +217,118 @@ async function coalescing(fleet: LocalFleet): Promise<void> {
   console.log(`upstream fetches per key: ${fetches.join(', ')} (target 1)`);
 }
 
-async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
-  const port = await freePort();
-  const baseline = spawn(
-    process.execPath,
-    [fileURLToPath(import.meta.url), '--baseline-server', String(port), fleet.redis.url],
-    {
-      stdio: 'inherit',
-    },
+/** Requests the fleet's workers forwarded to an owner, summed. */
+async function forwardedBy(fleet: LocalFleet): Promise<number> {
+  let sum = 0;
+  for (const worker of fleet.workers.values()) {
+    if (!worker.process.running) continue;
+    const text = await (await fetch(`${worker.url}/metrics`)).text();
+    for (const [, n] of text.matchAll(/^capstan_worker_forwards_total\{result="ok"\} (\d+)$/gm))
+      sum += Number(n);
+  }
+  return sum;
+}
+
+/** The plain fleet: WORKERS baseline processes behind an HAProxy with the fleet's own config, unrouted. */
+async function plainFleet(fleet: LocalFleet): Promise<{ url: string; stop: () => Promise<void> }> {
+  const ports = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
+  const processes = ports.map((port) =>
+    spawn(
+      process.execPath,
+      [
+        fileURLToPath(import.meta.url),
+        '--baseline-server',
+        String(port),
+        fleet.redis.url,
+        fleet.upstream!.url,
+      ],
+      { stdio: 'inherit' },
+    ),
   );
+  const { ownerRouting: _routing, runtime: _runtime, ...config } = fleet.haproxy.config;
+  const haproxy = await startHaproxy({
+    config: {
+      ...config,
+      frontend: { bind: '127.0.0.1', port: await freePort() },
+      stats: { bind: '127.0.0.1', port: await freePort() },
+      backend: { servers: ports.map((port, i) => ({ name: `plain-${i}`, host: '127.0.0.1', port })) },
+    },
+  });
+  for (const port of ports)
+    await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/v1/cache/up`)).ok, {
+      what: 'plain server up',
+    });
+  return {
+    url: haproxy.url,
+    stop: async () => {
+      for (const p of processes) p.kill('SIGTERM');
+      await haproxy.stop();
+    },
+  };
+}
+
+/** Upstream fetches per key when 200 requests for each of 5 new keys arrive at once through `url`. */
+async function fetchesPerKey(fleet: LocalFleet, url: string, prefix: string): Promise<number[]> {
+  const keys = Array.from({ length: 5 }, (_, i) => `${prefix}-${Date.now()}-${i}`);
+  for (const key of keys)
+    await Promise.all(
+      Array.from({ length: 200 }, async () => (await fetch(`${url}/v1/cache/${key}`)).text()),
+    );
+  return keys.map((k) => fleet.upstream!.fetches().get(k) ?? 0);
+}
+
+async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
+  const plain = await plainFleet(fleet);
+  const routing = fleet.ownerMap!;
   try {
-    const redis = new Redis(fleet.redis.url);
     const keys = Array.from({ length: 100 }, (_, i) => `hot-${i}`);
     for (const key of keys) {
-      const body = await (await fetch(`${fleet.url}/v1/cache/${key}`)).text();
-      await redis.set(`baseline:${key}`, body);
+      await (await fetch(`${fleet.url}/v1/cache/${key}`)).text();
+      await (await fetch(`${plain.url}/v1/cache/${key}`)).text();
     }
-    await redis.quit();
-    await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/v1/cache/hot-0`)).ok, {
-      what: 'baseline up',
-    });
     const path = (i: number): string => `/v1/cache/${keys[i % keys.length]}`;
-    const worker = [...fleet.workers.values()].find((w) => w.process.running)!;
-    const status = (await (await fetch(`${worker.url}/_capstan/status`)).json()) as { owned: number[] };
-    const own = keys.filter((k) => status.owned.includes(partitionOf(k, PARTITIONS)));
+    const forwarded = () => forwardedBy(fleet);
     const rows = await measureInterleaved(
       [
-        { name: 'HAProxy -> any worker (-> owner) -> Redis', origin: fleet.url, path },
-        { name: 'one worker directly (-> owner) -> Redis', origin: worker.url, path },
         {
-          name: 'one worker directly, only keys it owns -> Redis',
-          origin: worker.url,
-          path: (i) => `/v1/cache/${own[i % own.length]}`,
+          name: 'Capstan, owner-routed: HAProxy -> owner',
+          origin: fleet.url,
+          path,
+          forwarded,
+          before: () => routing.resume(),
         },
-        { name: 'plain fastify + ioredis', origin: `http://127.0.0.1:${port}`, path },
+        {
+          name: 'Capstan, routing off: HAProxy -> any worker (-> owner)',
+          origin: fleet.url,
+          path,
+          forwarded,
+          before: () => routing.suspend(),
+        },
+        {
+          name: `plain fleet: HAProxy round-robin -> ${WORKERS} x fastify + ioredis`,
+          origin: plain.url,
+          path,
+        },
       ],
       seconds,
     );
+    await routing.resume();
+    const memory = fleet.options.workerEnv?.CAPSTAN_MEMORY_CACHE_ENTRIES === '0' ? 'off' : 'on';
     console.log(
-      `\n## Cache-hit data path: ${seconds} interleaved 1 s rounds per path, 32 connections, 100 hot keys, one 2-core machine`,
+      `\n## Cache-hit data path: ${seconds} interleaved 1 s rounds per path, 32 connections, 100 hot keys, ` +
+        `${WORKERS} processes each, the same HAProxy config, memory tier ${memory}, one 2-core machine`,
     );
-    console.log('| path | requests | errors | req/s | p50 ms | p99 ms |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| path | requests | errors | req/s | p50 ms | p99 ms | forwarded |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
+    const capstan = await fetchesPerKey(fleet, fleet.url, 'misses-capstan');
+    const stateless = await fetchesPerKey(fleet, plain.url, 'misses-plain');
+    console.log(
+      `\nupstream fetches per key, 200 concurrent misses each: Capstan ${capstan.join(', ')}; ` +
+        `plain fleet ${stateless.join(', ')} (up to ${WORKERS})`,
+    );
   } finally {
-    baseline.kill('SIGTERM');
+    await plain.stop();
   }
 }
 
@@ -206,14 +337,15 @@ async function main(): Promise<void> {
     options: {
       kills: { type: 'string', default: '10' },
       seconds: { type: 'string', default: '5' },
+      'memory-entries': { type: 'string', default: '10000' },
       'baseline-server': { type: 'boolean' },
     },
     allowPositionals: true,
     strict: false,
   });
   if (values['baseline-server']) {
-    const [port, url] = process.argv.slice(-2);
-    await baselineServer(Number(port), url!);
+    const [port, url, upstream] = process.argv.slice(-3);
+    await baselineServer(Number(port), url!, upstream!);
     return;
   }
   const fleet = new LocalFleet({
@@ -223,8 +355,12 @@ async function main(): Promise<void> {
     partitions: PARTITIONS,
     sessionTimeoutMs: SESSION_TIMEOUT_MS,
     departureDelayMs: 0,
-    haproxy: { checkIntervalMs: 300 },
-    workerEnv: { LOG_LEVEL: 'warn', CAPSTAN_CACHE_TTL_SECONDS: '600' },
+    haproxy: { checkIntervalMs: 300, ownerRouting: true },
+    workerEnv: {
+      LOG_LEVEL: 'warn',
+      CAPSTAN_CACHE_TTL_SECONDS: '600',
+      CAPSTAN_MEMORY_CACHE_ENTRIES: String(values['memory-entries']),
+    },
   });
   try {
     await fleet.start();

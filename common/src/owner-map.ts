@@ -66,6 +66,7 @@ export class OwnerMapSync {
   #running: Promise<void> = Promise.resolve();
   #again = false;
   #closed = false;
+  #suspended = false;
 
   constructor(options: OwnerMapOptions) {
     this.#o = options;
@@ -92,7 +93,21 @@ export class OwnerMapSync {
     await runtimeCommands(this.#o.runtime, [`clear map ${this.#o.mapFile}`]);
     this.#applied = new Map();
     this.#schedule();
-    await this.#running;
+    await this.settled();
+  }
+
+  /**
+   * Empties the map and stops filling it: HAProxy balances every request as without routing (the
+   * fallback), as when this process is gone. {@link resume} fills it again.
+   */
+  async suspend(): Promise<void> {
+    this.#suspended = true;
+    await this.reset();
+  }
+
+  async resume(): Promise<void> {
+    this.#suspended = false;
+    await this.reset();
   }
 
   /** Resolves once every change seen so far is applied. */
@@ -127,7 +142,7 @@ export class OwnerMapSync {
       this.#addresses(),
       backendServers(this.#o.runtime, this.#o.backend),
     ]);
-    const next = ownerMap(holders, addresses, servers);
+    const next = this.#suspended ? new Map<number, string>() : ownerMap(holders, addresses, servers);
     const edits = mapEdits(this.#o.mapFile, this.#applied, next);
     if (edits.length === 0 || this.#closed) return;
     await runtimeCommands(this.#o.runtime, edits);
