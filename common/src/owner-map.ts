@@ -6,6 +6,8 @@
  * it as before: whoever gets it forwards it once or answers 503. The map only routes; fencing stays with
  * the owners' nodes and epochs, so a stale entry costs a hop, never a second owner.
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { backendServers, runtimeCommands, type RuntimeAddress } from './haproxy-runtime.ts';
 import type { Unwatch, ZooKeeperClient } from './zookeeper-client.ts';
 import { isZooKeeperError } from './zookeeper-error.ts';
@@ -21,7 +23,16 @@ export interface OwnerMapOptions extends AppRef {
   backend: string;
   /** Full resync (servers may change address, e.g. DNS-filled slots) this often; default 5000 ms. */
   resyncMs?: number;
+  /**
+   * The IP of a member's host name (workers advertise their pod's DNS name; HAProxy's servers have IPs);
+   * default the system resolver. An IP is kept as it is.
+   */
+  resolve?: (host: string) => Promise<string>;
   logger?: { warn(fields: Record<string, unknown>, message: string): void };
+}
+
+async function lookupAddress(host: string): Promise<string> {
+  return (await lookup(host)).address;
 }
 
 /** Partition -> server name. */
@@ -167,10 +178,23 @@ export class OwnerMapSync {
       members.map(async (worker) => {
         const data = await this.#data(memberPath(this.#o, worker));
         const address = data === undefined ? undefined : (JSON.parse(data) as { address?: string }).address;
-        return address === undefined ? [] : [[worker, address] as const];
+        const resolved = address === undefined ? undefined : await this.#resolved(address);
+        return resolved === undefined ? [] : [[worker, resolved] as const];
       }),
     );
     return new Map(entries.flat());
+  }
+
+  /** `host:port` with the host as an IP; undefined when the name does not resolve (yet). */
+  async #resolved(address: string): Promise<string | undefined> {
+    const at = address.lastIndexOf(':');
+    const host = address.slice(0, at);
+    if (isIP(host) !== 0) return address;
+    try {
+      return `${await (this.#o.resolve ?? lookupAddress)(host)}${address.slice(at)}`;
+    } catch {
+      return undefined;
+    }
   }
 
   async #children(path: string): Promise<string[]> {

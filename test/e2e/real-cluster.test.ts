@@ -320,6 +320,32 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
   const appStatus = async (): Promise<AppStatus> =>
     (await getJson<{ status?: AppStatus }>(steps, ['dapp', APP, '-n', NAMESPACE]))?.status ?? {};
 
+  it("sends each request straight to its partition's owner: once HAProxy's owner map is in step, no worker forwards", async () => {
+    const workers = await appPods(steps, NAMESPACE, APP, 'worker');
+    const forwarded = async (): Promise<number> => {
+      let sum = 0;
+      for (const pod of workers) {
+        const text = await (await fetch(`http://${pod.status.podIP}:8080/metrics`)).text();
+        for (const [, n] of text.matchAll(/^capstan_worker_forwards_total\{result="ok"\} (\d+)$/gm))
+          sum += Number(n);
+      }
+      return sum;
+    };
+    // The owner-map container beside HAProxy fills the map after the pod starts: wait for a clean burst.
+    const clean = await waitFor('a burst through HAProxy with no forward', async () => {
+      const before = await forwarded();
+      const b = await burst(urls, { prefix: `routed-${Date.now()}`, requests: 100, keys: 50 });
+      return b.load.ok === 100 && (await forwarded()) === before ? b : undefined;
+    });
+    const before = await forwarded();
+    const again = await burst(urls, { prefix: `routed-again-${Date.now()}`, requests: 200, keys: 100 });
+    console.log(
+      `owner-routed bursts: ${clean.load.ok} then ${again.load.ok} ok; forwards during the second: ${(await forwarded()) - before}`,
+    );
+    expect(again.load.ok).toBe(200);
+    expect((await forwarded()) - before).toBe(0);
+  });
+
   it('restarts a worker killed with kill -9 in its pod: nothing moves, it serves its own partitions again, never two owners', async () => {
     const partitions = async (): Promise<PartitionsStatus> => (await appStatus()).partitions ?? {};
     // "Within the delay nothing moves": a delay long enough that a restart slowed by a loaded machine

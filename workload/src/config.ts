@@ -275,3 +275,42 @@ function sentryConfig(r: Reader): WorkerConfig['sentry'] {
   const sampleRate = r.number('SENTRY_SAMPLE_RATE', 1, { min: 0, max: 1 });
   return dsn === undefined ? undefined : { dsn, environment, sampleRate };
 }
+
+/** What the owner-map process beside HAProxy reads (see `owner-map-main.ts`). */
+export interface OwnerMapConfig {
+  namespace: string;
+  appName: string;
+  zookeeper: WorkerConfig['zookeeper'];
+  /** HAProxy's admin socket, `host:port` on loopback. */
+  runtime: { host: string; port: number };
+  /** The map file as HAProxy's config names it. */
+  mapFile: string;
+  logLevel: string;
+}
+
+/** Reads and checks the owner-map process's environment; throws {@link ConfigError} listing every problem. */
+export function loadOwnerMapConfig(env: Env = process.env): OwnerMapConfig {
+  const r = new Reader(env);
+  const runtime = r.matches(
+    'CAPSTAN_HAPROXY_RUNTIME',
+    r.string('CAPSTAN_HAPROXY_RUNTIME', '127.0.0.1:9999'),
+    /^[^:\s]+:\d+$/,
+    'host:port',
+  );
+  const [host, port] = runtime.split(':');
+  const config: OwnerMapConfig = {
+    namespace: r.matches(
+      'CAPSTAN_NAMESPACE',
+      r.string('CAPSTAN_NAMESPACE', 'default'),
+      DNS_LABEL,
+      'a DNS label',
+    ),
+    appName: r.matches('CAPSTAN_APP_NAME', r.string('CAPSTAN_APP_NAME'), DNS_LABEL, 'a DNS label'),
+    zookeeper: zooKeeperConfig(r),
+    runtime: { host: host ?? '127.0.0.1', port: Number(port) },
+    mapFile: r.string('CAPSTAN_HAPROXY_MAP'),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

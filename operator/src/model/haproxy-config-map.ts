@@ -1,5 +1,6 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { renderHaproxyConfig } from '../../../common/src/haproxy-config.ts';
+import { haproxyPartitionSample } from '../../../common/src/partition.ts';
 import type { DistributedApp, HAProxySpec } from '../api/schema.ts';
 import type { Desired } from './metadata.ts';
 import { objectMeta } from './metadata.ts';
@@ -12,6 +13,12 @@ import { PORTS } from './ports.ts';
 
 /** Key of `haproxy.cfg` in the ConfigMap. */
 export const HAPROXY_CONFIG_FILE = 'haproxy.cfg';
+/** Key of the partition -> owner map, empty in the ConfigMap: the owner-map container fills it at run time. */
+export const HAPROXY_OWNER_MAP_FILE = 'owners.map';
+/** Where the ConfigMap is mounted in the HAProxy pod. */
+export const HAPROXY_CONFIG_DIR = '/usr/local/etc/haproxy';
+/** The key of a request is its third path segment (`/v1/cache/<key>`, `/v1/counters/<key>/incr`). */
+const KEY_SEGMENT = 3;
 
 /** Extra attempts on another worker after a connection failure (with redispatch). */
 const RETRIES = 3;
@@ -38,8 +45,9 @@ function useResolvConf(config: string): string {
 /**
  * The rendered config files of HAProxy: workers discovered with `server-template` through the cluster DNS
  * on the workers' headless Service (one slot per partition, the most workers there can be, so scaling does
- * not change the file), health checks on `/readyz`, retries with redispatch, the stats page and the
- * Prometheus exporter on their own port.
+ * not change the file), health checks on `/readyz`, retries with redispatch, routing to each request's
+ * partition owner from `owners.map` (filled through the admin socket on loopback), the stats page and
+ * the Prometheus exporter on their own port.
  */
 export function haproxyFiles(
   app: DistributedApp,
@@ -62,8 +70,14 @@ export function haproxyFiles(
     algorithm: haproxy.algorithm,
     retries: RETRIES,
     stats: { bind: '0.0.0.0', port: PORTS.haproxyStats },
+    ownerRouting: {
+      sample: haproxyPartitionSample(app.spec.workers.partitions, KEY_SEGMENT),
+      mapFile: `${HAPROXY_CONFIG_DIR}/${HAPROXY_OWNER_MAP_FILE}`,
+    },
+    // Loopback: only the owner-map container beside HAProxy reaches the admin socket.
+    runtime: { bind: '127.0.0.1', port: PORTS.haproxyRuntime },
   });
-  return { [HAPROXY_CONFIG_FILE]: useResolvConf(config) };
+  return { [HAPROXY_CONFIG_FILE]: useResolvConf(config), [HAPROXY_OWNER_MAP_FILE]: '' };
 }
 
 /** The ConfigMap holding `haproxy.cfg`. */

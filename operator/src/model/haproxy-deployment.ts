@@ -1,7 +1,12 @@
 import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import type { DistributedApp, HAProxySpec } from '../api/schema.ts';
 import { configChecksumAnnotation } from './checksum.ts';
-import { HAPROXY_CONFIG_FILE, haproxyFiles } from './haproxy-config-map.ts';
+import {
+  HAPROXY_CONFIG_DIR,
+  HAPROXY_CONFIG_FILE,
+  HAPROXY_OWNER_MAP_FILE,
+  haproxyFiles,
+} from './haproxy-config-map.ts';
 import { selectorLabels, standardLabels } from './labels.ts';
 import type { Desired } from './metadata.ts';
 import { objectMeta } from './metadata.ts';
@@ -11,14 +16,13 @@ import { appIdentity } from './owner.ts';
 import { basePodSpec, containerResources } from './pod-spec.ts';
 import { PORTS } from './ports.ts';
 import { containerSecurityContext, tmpMount, tmpVolume } from './security.ts';
-
-const CONFIG_DIR = '/usr/local/etc/haproxy';
+import { zooKeeperClientEnv } from './worker-env.ts';
 
 function haproxyContainer(haproxy: HAProxySpec): V1Container {
   return {
     name: 'haproxy',
     image: haproxy.image,
-    command: ['haproxy', '-f', `${CONFIG_DIR}/${HAPROXY_CONFIG_FILE}`],
+    command: ['haproxy', '-f', `${HAPROXY_CONFIG_DIR}/${HAPROXY_CONFIG_FILE}`],
     ports: [
       { name: 'http', containerPort: PORTS.haproxyHttp, protocol: 'TCP' },
       { name: 'stats', containerPort: PORTS.haproxyStats, protocol: 'TCP' },
@@ -38,7 +42,29 @@ function haproxyContainer(haproxy: HAProxySpec): V1Container {
     },
     resources: containerResources(haproxy.resources),
     securityContext: containerSecurityContext(),
-    volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, tmpMount()],
+    volumeMounts: [{ name: 'config', mountPath: HAPROXY_CONFIG_DIR, readOnly: true }, tmpMount()],
+  };
+}
+
+/**
+ * Beside HAProxy, the process that keeps its owner map in step with ZooKeeper (workload/src/owner-map-main.ts),
+ * from the workers' image and with the workers' ZooKeeper identity (it only reads).
+ */
+function ownerMapContainer(app: DistributedApp, observed: Observed): V1Container {
+  const { name, namespace } = appIdentity(app);
+  return {
+    name: 'owner-map',
+    image: app.spec.workers.image,
+    command: ['node', 'workload/src/owner-map-main.ts'],
+    env: [
+      { name: 'CAPSTAN_NAMESPACE', value: namespace },
+      { name: 'CAPSTAN_APP_NAME', value: name },
+      { name: 'CAPSTAN_HAPROXY_RUNTIME', value: `127.0.0.1:${PORTS.haproxyRuntime}` },
+      { name: 'CAPSTAN_HAPROXY_MAP', value: `${HAPROXY_CONFIG_DIR}/${HAPROXY_OWNER_MAP_FILE}` },
+      ...zooKeeperClientEnv(app, observed),
+    ],
+    resources: { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '128Mi' } },
+    securityContext: containerSecurityContext(),
   };
 }
 
@@ -68,7 +94,7 @@ export function haproxyDeployment(
         spec: {
           ...basePodSpec(app, 'haproxy'),
           terminationGracePeriodSeconds: 35,
-          containers: [haproxyContainer(haproxy)],
+          containers: [haproxyContainer(haproxy), ownerMapContainer(app, observed)],
           volumes: [{ name: 'config', configMap: { name: names.haproxyConfig } }, tmpVolume()],
         },
       },

@@ -46,8 +46,8 @@ export function redisNetworkPolicy(
 }
 
 /**
- * Only the app's workers and the operator reach the ZooKeeper client port; only the members reach each
- * other's quorum and election ports.
+ * Only the app's workers, the operator and the app's HAProxy pods (their owner-map process reads who owns
+ * what) reach the ZooKeeper client port; only the members reach each other's quorum and election ports.
  */
 export function zooKeeperNetworkPolicy(
   app: DistributedApp,
@@ -63,7 +63,13 @@ export function zooKeeperNetworkPolicy(
       podSelector: members.podSelector,
       policyTypes: ['Ingress'],
       ingress: [
-        { _from: clients(app, observed), ports: tcp(PORTS.zookeeperClient) },
+        {
+          _from: [
+            ...clients(app, observed),
+            { podSelector: { matchLabels: selectorLabels(app, 'haproxy') } },
+          ],
+          ports: tcp(PORTS.zookeeperClient),
+        },
         {
           _from: [members],
           ports: tcp(PORTS.zookeeperClient, PORTS.zookeeperQuorum, PORTS.zookeeperElection),

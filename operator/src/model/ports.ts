@@ -10,4 +10,6 @@ export const PORTS = {
   haproxyHttp: 8080,
   /** HAProxy's stats page and Prometheus exporter; not on the public Service. */
   haproxyStats: 8404,
+  /** HAProxy's admin socket, on loopback in its pod. */
+  haproxyRuntime: 9999,
 } as const;

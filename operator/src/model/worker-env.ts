@@ -32,6 +32,14 @@ function zooKeeperAccessEnv(app: DistributedApp): V1EnvVar[] {
   ];
 }
 
+/** Where the app's ZooKeeper is and the workers' identity there (also used by HAProxy's owner-map process). */
+export function zooKeeperClientEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
+  return [
+    { name: 'CAPSTAN_ZOOKEEPER_CONNECT', value: zooKeeperConnect(app, observed) },
+    ...zooKeeperAccessEnv(app),
+  ];
+}
+
 /** Sentry settings; the DSN only while its Secret exists (see `Observed.sentryDsnSecretExists`). */
 function sentryEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
   const sentry = app.spec.errorReporting?.sentry;
@@ -79,8 +87,7 @@ export function workerEnv(app: DistributedApp, observed: Observed): V1EnvVar[] {
     { name: 'CAPSTAN_PORT', value: String(PORTS.worker) },
     // $(CAPSTAN_WORKER_ID) is expanded by the kubelet from the variable above.
     { name: 'CAPSTAN_ADVERTISE_ADDRESS', value: `http://$(CAPSTAN_WORKER_ID).${headless}:${PORTS.worker}` },
-    { name: 'CAPSTAN_ZOOKEEPER_CONNECT', value: zooKeeperConnect(app, observed) },
-    ...zooKeeperAccessEnv(app),
+    ...zooKeeperClientEnv(app, observed),
     { name: 'CAPSTAN_REDIS_URL', value: redisUrl(app, observed) },
     ...redisPasswordEnv(app),
     ...(workers.upstream === undefined ? [] : [{ name: 'CAPSTAN_UPSTREAM', value: workers.upstream }]),

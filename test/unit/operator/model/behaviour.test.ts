@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -11,7 +11,11 @@ import {
 } from '../../../../operator/src/model/checksum.ts';
 import { desiredState } from '../../../../operator/src/model/desired-state.ts';
 import type { DesiredObject } from '../../../../operator/src/model/desired-state.ts';
-import { HAPROXY_CONFIG_FILE } from '../../../../operator/src/model/haproxy-config-map.ts';
+import {
+  HAPROXY_CONFIG_DIR,
+  HAPROXY_CONFIG_FILE,
+  HAPROXY_OWNER_MAP_FILE,
+} from '../../../../operator/src/model/haproxy-config-map.ts';
 import { digestId, OPERATOR_USER } from '../../../../common/src/zookeeper-acl.ts';
 import { externalApp, minimalApp, OBSERVED, productionApp } from './fixtures.ts';
 import { find, podTemplate, ref } from './helpers.ts';
@@ -249,8 +253,13 @@ describe('HAProxy config', () => {
     const text = config.data![HAPROXY_CONFIG_FILE]!;
     expect(text).toContain('parse-resolv-conf');
     expect(text).toContain(`resolvers dns`);
-    const path = join(dir, `${name}.cfg`);
-    writeFileSync(path, text);
+    // The config names files of the ConfigMap at its mount point: write them all here instead.
+    const files = join(dir, name);
+    mkdirSync(files, { recursive: true });
+    for (const [key, value] of Object.entries(config.data!)) writeFileSync(join(files, key), value);
+    const path = join(files, HAPROXY_CONFIG_FILE);
+    writeFileSync(path, text.replaceAll(`${HAPROXY_CONFIG_DIR}/`, `${files}/`));
+    expect(text).toContain(`map(${HAPROXY_CONFIG_DIR}/${HAPROXY_OWNER_MAP_FILE})`);
     expect(() => execFileSync(HAPROXY, ['-c', '-f', path], { stdio: 'pipe' })).not.toThrow();
   });
 });
