@@ -167,7 +167,7 @@ async function failover(fleet: LocalFleet, kills: number): Promise<void> {
     const victim = live[k % live.length]!;
     const owned = before.filter((s) => s.holder === victim.id).length;
     let done = false;
-    const forwardedBefore = await forwardedBy(fleet);
+    const forwardedBefore = await forwardedBy(fleet, victim.id);
     const load = backgroundLoad(fleet.url, () => done);
     const killedAt = performance.now();
     victim.process.signal('SIGKILL');
@@ -177,7 +177,7 @@ async function failover(fleet: LocalFleet, kills: number): Promise<void> {
     await fleet.ownerMap?.settled();
     done = true;
     const { sent, failed } = await load;
-    const share = (100 * ((await forwardedBy(fleet)) - forwardedBefore)) / Math.max(1, sent);
+    const share = (100 * ((await forwardedBy(fleet, victim.id)) - forwardedBefore)) / Math.max(1, sent);
     times.push(ms);
     fleet.workers.delete(victim.id);
     const moved = after.flatMap((s, p) => (s.assigned !== before[p]!.assigned ? [p] : []));
@@ -217,11 +217,11 @@ async function coalescing(fleet: LocalFleet): Promise<void> {
   console.log(`upstream fetches per key: ${fetches.join(', ')} (target 1)`);
 }
 
-/** Requests the fleet's workers forwarded to an owner, summed. */
-async function forwardedBy(fleet: LocalFleet): Promise<number> {
+/** Requests the fleet's workers forwarded to an owner, summed (without `except`, e.g. one about to die). */
+async function forwardedBy(fleet: LocalFleet, except?: string): Promise<number> {
   let sum = 0;
   for (const worker of fleet.workers.values()) {
-    if (!worker.process.running) continue;
+    if (!worker.process.running || worker.id === except) continue;
     const text = await (await fetch(`${worker.url}/metrics`)).text();
     for (const [, n] of text.matchAll(/^capstan_worker_forwards_total\{result="ok"\} (\d+)$/gm))
       sum += Number(n);
