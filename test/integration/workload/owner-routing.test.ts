@@ -3,7 +3,8 @@
  * ZooKeeper through the Runtime API: cache-gateway on a local fleet with real ZooKeeper, Redis, HAProxy
  * and workers. No worker forwards while the map is current; after an owner is killed the requests for
  * its partitions still succeed (HAProxy skips the down server and a worker forwards), and once the
- * partitions moved the map names their new owners and forwarding stops again.
+ * partitions moved the map names their new owners and forwarding stops again. With the process that
+ * keeps the map gone, requests still flow through the fallback.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request } from 'undici';
@@ -72,5 +73,16 @@ describe('routing to the owner in HAProxy (cache-gateway, 3 workers)', () => {
     const after = await getAll(fleet, 'after', 120);
     expect(after.every((s) => s === 200)).toBe(true);
     expect((await forwarded(fleet)) - before).toBe(0);
+  }, 90_000);
+
+  it('keeps serving through the fallback with the owner-map process gone and its map stale', async () => {
+    await fleet.ownerMap!.close();
+    const victim = [...fleet.workers.values()][0]!;
+    victim.process.signal('SIGKILL');
+    fleet.workers.delete(victim.id);
+    // The map still names the dead worker for its partitions: HAProxy skips its server once it is down.
+    const statuses = await getAll(fleet, 'stale', 60);
+    expect([...fleet.ownerMap!.applied.values()]).toContain(victim.id);
+    expect(statuses.every((s) => s === 200)).toBe(true);
   }, 90_000);
 });
