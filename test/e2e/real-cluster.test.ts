@@ -6,6 +6,7 @@
  * Timings are printed, never asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
 import {
@@ -37,6 +38,8 @@ import {
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
 import { runLoad } from '../../workload/src/local/load.ts';
 import { killContainer } from '../../hack/local-cluster/containers.ts';
+import { toolsBin } from '../../hack/local-cluster/tools.ts';
+import { freePort } from '../../workload/src/local/index.ts';
 import { eventsMatching, loadKubeConfig, testKubeconfig } from '../harness/kube.ts';
 import type { V1Secret } from '@kubernetes/client-node';
 import { decodeAssignment } from '../../common/src/assignment-record.ts';
@@ -145,6 +148,46 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       '--timeout=3m',
     ]);
     expect(result.stdout).toMatch(/Phase:\s+Succeeded/);
+  });
+
+  it("serves the operator's dashboard through kubectl port-forward, behind a Kubernetes token", async () => {
+    const port = await freePort();
+    const forward = spawn(
+      join(toolsBin(), 'kubectl'),
+      [
+        '--kubeconfig',
+        testKubeconfig(),
+        'port-forward',
+        '-n',
+        OPERATOR_NAMESPACE,
+        'deploy/capstan-operator',
+        `${port}:8082`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const api = `http://127.0.0.1:${port}/api/v1/apps`;
+      const without = await waitFor('the dashboard through the port-forward', async () => {
+        const response = await fetch(api).catch(() => undefined);
+        return response?.status;
+      });
+      // Bound beyond loopback in its pod, it asks for a token: the operator's own ServiceAccount may read the apps.
+      const token = (
+        await step(steps, 'kubectl', ['create', 'token', 'capstan-operator', '-n', OPERATOR_NAMESPACE])
+      ).stdout.trim();
+      const withToken = await fetch(api, { headers: { authorization: `Bearer ${token}` } });
+      const apps = (await withToken.json()) as { items?: { namespace: string; name: string }[] };
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      console.log(
+        `dashboard via port-forward: without a token ${without}, with one ${withToken.status}, page ${page.status}`,
+      );
+      expect(without).toBe(401);
+      expect(withToken.status).toBe(200);
+      expect(apps.items?.some((a) => a.namespace === NAMESPACE && a.name === APP)).toBe(true);
+      expect(page.status).toBe(200);
+    } finally {
+      forward.kill('SIGTERM');
+    }
   });
 
   it('enforces Pod Security restricted in the namespace: the app was admitted, a root pod is not', async () => {
