@@ -173,13 +173,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
       /^[^/\s]+$/,
       'without / or spaces',
     ),
-    namespace: r.matches(
-      'CAPSTAN_NAMESPACE',
-      r.string('CAPSTAN_NAMESPACE', 'default'),
-      DNS_LABEL,
-      'a DNS label',
-    ),
-    appName: r.matches('CAPSTAN_APP_NAME', r.string('CAPSTAN_APP_NAME'), DNS_LABEL, 'a DNS label'),
+    ...appRef(r),
     app,
     appModule,
     partitions: r.int('CAPSTAN_PARTITIONS', 64, { min: 1, max: 4096 }),
@@ -211,6 +205,19 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/** The app a process belongs to: its namespace and name, DNS labels. */
+function appRef(r: Reader): { namespace: string; appName: string } {
+  return {
+    namespace: r.matches(
+      'CAPSTAN_NAMESPACE',
+      r.string('CAPSTAN_NAMESPACE', 'default'),
+      DNS_LABEL,
+      'a DNS label',
+    ),
+    appName: r.matches('CAPSTAN_APP_NAME', r.string('CAPSTAN_APP_NAME'), DNS_LABEL, 'a DNS label'),
+  };
 }
 
 function zooKeeperConfig(r: Reader): WorkerConfig['zookeeper'] {
@@ -299,13 +306,7 @@ export function loadOwnerMapConfig(env: Env = process.env): OwnerMapConfig {
   );
   const [host, port] = runtime.split(':');
   const config: OwnerMapConfig = {
-    namespace: r.matches(
-      'CAPSTAN_NAMESPACE',
-      r.string('CAPSTAN_NAMESPACE', 'default'),
-      DNS_LABEL,
-      'a DNS label',
-    ),
-    appName: r.matches('CAPSTAN_APP_NAME', r.string('CAPSTAN_APP_NAME'), DNS_LABEL, 'a DNS label'),
+    ...appRef(r),
     zookeeper: zooKeeperConfig(r),
     runtime: { host: host ?? '127.0.0.1', port: Number(port) },
     mapFile: r.string('CAPSTAN_HAPROXY_MAP'),

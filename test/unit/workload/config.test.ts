@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { digestId, OPERATOR_USER, WORKER_USER, workerAccess } from '../../../common/src/zookeeper-acl.ts';
-import { ConfigError, loadConfig } from '../../../workload/src/config.ts';
+import { ConfigError, loadConfig, loadOwnerMapConfig } from '../../../workload/src/config.ts';
 
 const base = {
   CAPSTAN_APP_NAME: 'hello',
@@ -156,5 +156,43 @@ describe('loadConfig', () => {
     });
     expect(loadConfig({ ...base, CAPSTAN_POD_UID: 'uid-1' }).incarnation).toBeUndefined();
     expect(loadConfig(base).incarnation).toBeUndefined();
+  });
+});
+
+describe('loadOwnerMapConfig', () => {
+  const base = {
+    CAPSTAN_APP_NAME: 'shop',
+    CAPSTAN_NAMESPACE: 'demo',
+    CAPSTAN_ZOOKEEPER_CONNECT: 'zk:2181',
+    CAPSTAN_HAPROXY_MAP: '/usr/local/etc/haproxy/owners.map',
+  };
+
+  it('reads the app, ZooKeeper, the admin socket (default 127.0.0.1:9999) and the map file', () => {
+    const config = loadOwnerMapConfig(base);
+    expect(config).toMatchObject({
+      namespace: 'demo',
+      appName: 'shop',
+      runtime: { host: '127.0.0.1', port: 9999 },
+      mapFile: '/usr/local/etc/haproxy/owners.map',
+    });
+    expect(config.zookeeper.connectString).toBe('zk:2181');
+  });
+
+  it('names every bad or missing variable', () => {
+    const bad = { CAPSTAN_APP_NAME: 'Shop!', CAPSTAN_HAPROXY_RUNTIME: 'nowhere' };
+    try {
+      loadOwnerMapConfig(bad);
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variables).toEqual(
+        expect.arrayContaining([
+          'CAPSTAN_APP_NAME',
+          'CAPSTAN_HAPROXY_RUNTIME',
+          'CAPSTAN_HAPROXY_MAP',
+          'CAPSTAN_ZOOKEEPER_CONNECT',
+        ]),
+      );
+    }
   });
 });
