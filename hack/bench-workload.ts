@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { freePort, startHaproxy, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
+import { forwardsFrom } from '../workload/src/metrics.ts';
 
 const SESSION_TIMEOUT_MS = 4000;
 const PARTITIONS = 32;
@@ -223,8 +224,7 @@ async function forwardedBy(fleet: LocalFleet, except?: string): Promise<number> 
   for (const worker of fleet.workers.values()) {
     if (!worker.process.running || worker.id === except) continue;
     const text = await (await fetch(`${worker.url}/metrics`)).text();
-    for (const [, n] of text.matchAll(/^capstan_worker_forwards_total\{result="ok"\} (\d+)$/gm))
-      sum += Number(n);
+    sum += forwardsFrom(text).ok ?? 0;
   }
   return sum;
 }

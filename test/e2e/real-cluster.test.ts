@@ -36,6 +36,7 @@ import {
   type Steps,
 } from '../../hack/demo/kube-steps.ts';
 import { CAPSTAN_VERSION } from '../../operator/src/api/limits.ts';
+import { forwardsFrom } from '../../workload/src/metrics.ts';
 import { runLoad } from '../../workload/src/local/load.ts';
 import { killContainer } from '../../hack/local-cluster/containers.ts';
 import { toolsBin } from '../../hack/local-cluster/tools.ts';
@@ -369,8 +370,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       let sum = 0;
       for (const pod of workers) {
         const text = await (await fetch(`http://${pod.status.podIP}:8080/metrics`)).text();
-        for (const [, n] of text.matchAll(/^capstan_worker_forwards_total\{result="ok"\} (\d+)$/gm))
-          sum += Number(n);
+        sum += forwardsFrom(text).ok ?? 0;
       }
       return sum;
     };

@@ -133,3 +133,16 @@ function storeUnavailable(registers: Registry[]): Counter<'outcome'> {
   for (const outcome of ['not_applied', 'unknown']) counter.inc({ outcome }, 0);
   return counter;
 }
+
+/**
+ * `capstan_worker_forwards_total` by `result`, read from a worker's `/metrics` text (for benchmarks and
+ * tests that count the hops between workers).
+ */
+export function forwardsFrom(metricsText: string): Record<string, number> {
+  const byResult: Record<string, number> = {};
+  for (const [, result, value] of metricsText.matchAll(
+    /^capstan_worker_forwards_total\{result="(\w+)"\} (\d+)$/gm,
+  ))
+    byResult[result!] = (byResult[result!] ?? 0) + Number(value);
+  return byResult;
+}

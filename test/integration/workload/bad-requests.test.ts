@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request } from 'undici';
 import { LocalFleet } from '../../../workload/src/local-fleet.ts';
+import { forwardsFrom } from '../../../workload/src/metrics.ts';
 
 interface Answer {
   status: number;
@@ -53,8 +54,7 @@ describe('bad requests through HAProxy to a counters fleet (2 workers, real ZooK
     let total = 0;
     for (const worker of fleet.workers.values()) {
       const text = await (await fetch(`${worker.url}/metrics`)).text();
-      for (const match of text.matchAll(/^capstan_worker_forwards_total\{[^}]*\} (\d+)$/gm))
-        total += Number(match[1]);
+      for (const n of Object.values(forwardsFrom(text))) total += n;
     }
     return total;
   }

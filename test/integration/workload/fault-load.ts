@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { LocalFleet } from '../../../workload/src/local-fleet.ts';
+import { forwardsFrom } from '../../../workload/src/metrics.ts';
 import { PARTITION_HEADER } from '../../../workload/src/plugins/partition-router.ts';
 
 /** Clients that send their next request once the last one is answered. */
@@ -244,10 +245,7 @@ export async function forwards(fleet: LocalFleet): Promise<Record<string, number
   const sums: Record<string, number> = {};
   for (const worker of fleet.workers.values()) {
     const text = await (await fetch(`${worker.url}/metrics`)).text();
-    for (const [, result, value] of text.matchAll(
-      /^capstan_worker_forwards_total\{result="(\w+)"\} (\d+)$/gm,
-    ))
-      sums[result!] = (sums[result!] ?? 0) + Number(value);
+    for (const [result, n] of Object.entries(forwardsFrom(text))) sums[result] = (sums[result] ?? 0) + n;
   }
   return sums;
 }

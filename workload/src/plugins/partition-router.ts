@@ -139,8 +139,8 @@ function outcomeUnknown(reply: FastifyReply, partition: number, failure: Forward
 /**
  * Where the request is served: here (with the epoch), forwarded (with the owner's answer), 'misdirected'
  * (a forwarded request that reached a non-owner), unknown (a forward that may have been applied and may
- * not be repeated) or undefined (no owner in time). No forward starts after the deadline, so the wait is
- * bounded by `moveWaitMs` plus one forward's timeout.
+ * not be repeated) or undefined (no owner in time). No forward starts later than one poll after the
+ * deadline, so the wait is bounded by `moveWaitMs` plus one poll and one forward's timeout.
  */
 async function resolve(
   options: PartitionRouterOptions,
