@@ -25,6 +25,37 @@ export interface HaproxyDnsBackend {
 /** HAProxy `balance` algorithms that make sense for Capstan's HTTP workers. */
 export type HaproxyAlgorithm = 'roundrobin' | 'leastconn' | 'random' | 'source' | 'uri' | 'first';
 
+/**
+ * Interval of HAProxy's purge of idle connections to the workers (`pool-purge-delay`, HAProxy's default,
+ * rendered so that it is a decision). HAProxy 2.6 has no idle timeout on server-side connections:
+ * `timeout http-keep-alive` is the client side only, and neither it nor `timeout server` runs on a
+ * connection waiting in the pool. The purge task closes part of the idle connections each interval, those
+ * beyond its estimate of the need (the documentation says half of them).
+ */
+export const HAPROXY_POOL_PURGE_DELAY_MS = 5000;
+
+/**
+ * Purge intervals after which HAProxy has closed every idle connection to a worker that gets no more
+ * requests: about 13 when half go each interval for a pool of `maxConnections` (4096 by default), more
+ * since the estimate of the need decays over a few intervals; 16 with that margin.
+ */
+export const HAPROXY_IDLE_PURGE_INTERVALS = 16;
+
+/**
+ * The longest an unused idle connection to a worker stays open in HAProxy (80 s). A worker's
+ * `keepAliveTimeout` must be above it, so that it is HAProxy that drops an unused connection and not the
+ * worker closing one that HAProxy is about to reuse (that request would fail, or be sent again).
+ */
+export const HAPROXY_SERVER_IDLE_MAX_MS = HAPROXY_IDLE_PURGE_INTERVALS * HAPROXY_POOL_PURGE_DELAY_MS;
+
+/**
+ * How long HAProxy keeps a client's connection open waiting for its next request (`timeout
+ * http-keep-alive`, client side): long enough for a client that sends a request every few seconds to
+ * keep its connection, short enough that idle clients do not hold connections (of `maxConnections`)
+ * for `timeout client`.
+ */
+export const HAPROXY_CLIENT_KEEP_ALIVE_MS = 10_000;
+
 /** Options of {@link renderHaproxyConfig}. */
 export interface HaproxyConfigOptions {
   frontend: { bind: string; port: number };
@@ -47,9 +78,9 @@ export interface HaproxyConfigOptions {
   /**
    * Timeouts in milliseconds; defaults connect 2000, client 30000, check 1000 and server 10000, above the
    * longest a worker takes to answer (its move wait plus one forward), so only a frozen or vanished
-   * worker meets it.
+   * worker meets it; `httpKeepAlive` (a client's idle connection) {@link HAPROXY_CLIENT_KEEP_ALIVE_MS}.
    */
-  timeouts?: { connect?: number; client?: number; server?: number; check?: number };
+  timeouts?: { connect?: number; client?: number; server?: number; check?: number; httpKeepAlive?: number };
   /** Connection limit of the process; default 4096. */
   maxConnections?: number;
   /**
@@ -106,10 +137,33 @@ function defaultsSection(options: HaproxyConfigOptions): string[] {
     `  timeout client ${ms('timeouts.client', t.client ?? 30000)}`,
     `  timeout server ${ms('timeouts.server', t.server ?? 10000)}`,
     `  timeout check ${ms('timeouts.check', t.check ?? 1000)}`,
+    ...connectionReuseLines(t.httpKeepAlive ?? HAPROXY_CLIENT_KEEP_ALIVE_MS),
     `  retries ${checkRetries(options.retries)}`,
     '  option redispatch',
     '  retry-on conn-failure empty-response response-timeout',
     ...errorAnswers(),
+  ];
+}
+
+/**
+ * Keep-alive on both sides and how connections to the workers are shared between requests. The workers
+ * are fastify servers (HTTP/1.1, keep-alive) that the operator runs, with a `keepAliveTimeout` above
+ * {@link HAPROXY_SERVER_IDLE_MAX_MS}, so an idle connection to one is HAProxy's to close.
+ */
+function connectionReuseLines(clientKeepAliveMs: number): string[] {
+  return [
+    // HAProxy's default mode, stated: each connection, to a client or to a worker, stays open after a
+    // response for the next request (no `http-server-close`, no `httpclose`).
+    '  option http-keep-alive',
+    // `safe` (the default) sends the first request of every client connection over a new connection to
+    // the worker; `aggressive` also sends it over an idle one that has been reused at least once, which
+    // proves the worker keeps connections open. Clients that open a connection per request then cost
+    // no connect to a worker. `always` would also use a connection before it proved that, which
+    // HAProxy recommends only where connections never break soon after release; a worker being
+    // drained or killed does break them. A reused connection that fails before an answer is sent again
+    // under the retry rules below (a read, a keyed write) or answered 502 OUTCOME_UNKNOWN.
+    '  http-reuse aggressive',
+    `  timeout http-keep-alive ${ms('timeouts.httpKeepAlive', clientKeepAliveMs)}`,
   ];
 }
 
@@ -174,6 +228,10 @@ function backendSection(options: HaproxyConfigOptions): string[] {
     `  default-server check inter ${ms('healthCheck.interval', check.interval)} fall ${fall} rise ${rise}` +
       // A name that does not resolve yet (a pod not yet created) must not keep HAProxy from starting.
       ' init-addr last,libc,none',
+    // Default-server lines add up. Idle connections to a worker are purged at this interval (see
+    // HAPROXY_POOL_PURGE_DELAY_MS); no `pool-max-conn`: the idle pool is bounded by maxconn, and a cap
+    // below the concurrency to one owner would close connections that the next burst opens again.
+    `  default-server pool-purge-delay ${ms('poolPurgeDelay', HAPROXY_POOL_PURGE_DELAY_MS)}`,
     ...serverLines(options.backend),
   ];
 }

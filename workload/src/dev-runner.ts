@@ -62,7 +62,7 @@ function literalEnv(app: Obj): Record<string, string> {
 /**
  * Turns a DistributedApp object into fleet options, applying the defaults the CRD applies for the
  * fields a local run needs (3 workers, 64 partitions, cache-gateway, 1 ZooKeeper member, roundrobin,
- * rebalanceDelaySeconds 10). External Redis/ZooKeeper and Sentry secret references are ignored: the
+ * rebalanceDelaySeconds 10), with HAProxy's owner routing on. External Redis/ZooKeeper and Sentry secret references are ignored: the
  * local run always starts its own. Throws {@link DevRunnerError} naming the bad field.
  */
 export function fleetOptionsFrom(app: unknown, options: DevOptions = {}): FleetOptions {
@@ -81,7 +81,8 @@ export function fleetOptionsFrom(app: unknown, options: DevOptions = {}): FleetO
     sessionTimeoutMs: 6000,
     departureDelayMs: int(app, 'spec.failurePolicy.rebalanceDelaySeconds', 10, [0, 3600]) * 1000,
     ...(options.upstream ? { upstream: options.upstream } : {}),
-    haproxy: { algorithm, ...(options.port ? { port: options.port } : {}) },
+    // As in the cluster: HAProxy sends each request to its partition's owner from the owner map.
+    haproxy: { algorithm, ownerRouting: true, ...(options.port ? { port: options.port } : {}) },
     workerEnv: { LOG_LEVEL: 'warn', ...literalEnv(app) },
   };
 }

@@ -4,6 +4,27 @@ import { Pool } from 'undici';
 /** How long a connection to a peer may take to open. */
 const CONNECT_TIMEOUT_MS = 1000;
 
+/**
+ * How long a connection to a peer stays open without a request (10 s). Below the peer's own
+ * `keepAliveTimeout` (`WORKER_KEEP_ALIVE_TIMEOUT_MS`, 90 s), so this side closes an idle connection
+ * before the peer does and never writes a request into one the peer is closing. undici would otherwise
+ * follow the peer's `Keep-Alive: timeout=90` hint (keeping it 88 s); `keepAliveMaxTimeout` caps that.
+ */
+export const FORWARD_KEEP_ALIVE_MS = 10_000;
+
+/**
+ * Connections to one peer at most (32): forwards beyond that wait in undici's queue rather than open
+ * more sockets, so a burst of forwards to one owner opens at most this many on it.
+ */
+export const FORWARD_CONNECTIONS_PER_PEER = 32;
+
+/**
+ * Requests in flight on one connection: 1, no pipelining (0 would turn keep-alive off in undici). A slow
+ * answer holds up no other request, and a connection that breaks takes at most one request with it, whose
+ * outcome {@link ForwardError} reports.
+ */
+export const FORWARD_PIPELINING = 1;
+
 /** Header that marks a forwarded request; a worker never forwards a request that carries it. */
 export const HOP_HEADER = 'x-capstan-hop';
 
@@ -68,7 +89,7 @@ export interface ForwarderOptions {
   workerId: string;
   /** Deadline for the owner's response headers and body; default 5000 ms. */
   timeoutMs?: number;
-  /** Keep-alive connections per peer; default 32. */
+  /** Keep-alive connections per peer; default {@link FORWARD_CONNECTIONS_PER_PEER}. */
   connections?: number;
 }
 
@@ -104,7 +125,7 @@ export class Forwarder {
   constructor(options: ForwarderOptions) {
     this.#workerId = options.workerId;
     this.#timeoutMs = options.timeoutMs ?? 5000;
-    this.#connections = options.connections ?? 32;
+    this.#connections = options.connections ?? FORWARD_CONNECTIONS_PER_PEER;
   }
 
   /** Sends `request` to the worker at `address` (`http://host:port`) and reads the whole answer. */
@@ -146,12 +167,15 @@ export class Forwarder {
   #pool(address: string): Pool {
     let pool = this.#pools.get(address);
     if (!pool) {
+      // One pool per peer for the forwarder's life: its connections are reused by every forward to it.
       // A peer whose pod is gone does not refuse connections, its address just stops answering: give up
       // connecting after 1 s (peers are one hop away) rather than undici's 10 s, so the caller can look
       // for the partition's next owner within its own deadline.
       pool = new Pool(address, {
         connections: this.#connections,
-        keepAliveTimeout: 10_000,
+        pipelining: FORWARD_PIPELINING,
+        keepAliveTimeout: FORWARD_KEEP_ALIVE_MS,
+        keepAliveMaxTimeout: FORWARD_KEEP_ALIVE_MS,
         connect: { timeout: CONNECT_TIMEOUT_MS },
       });
       this.#pools.set(address, pool);

@@ -55,6 +55,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // been told to stop sending by then); a 503 there would be a failed request.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    keepAliveTimeout: WORKER_KEEP_ALIVE_TIMEOUT_MS,
     // Every key up to the limit reaches its route (and an overlong one gets CAPSTAN_KEY_TOO_LONG there).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: routerErrorHandler,
@@ -93,6 +94,15 @@ function readiness(options: BuildAppOptions): Readiness {
   if (!status.ready) return { ready: false, reason: `zookeeper ${status.state}` };
   return { ready: true };
 }
+
+/**
+ * How long the worker keeps an idle connection open for the next request (fastify's `keepAliveTimeout`,
+ * 90 s; fastify's default is 72 s). Above `HAPROXY_SERVER_IDLE_MAX_MS` in `common/src/haproxy-config.ts`
+ * (80 s, the longest HAProxy keeps an unused connection to a worker) and above the forwarder's
+ * `FORWARD_KEEP_ALIVE_MS` (10 s): the client side lets go of an idle connection first, so no request is
+ * written into a connection the worker is closing. Node advertises it as `Keep-Alive: timeout=90`.
+ */
+export const WORKER_KEEP_ALIVE_TIMEOUT_MS = 90_000;
 
 /**
  * The longest path parameter the router matches, in characters as sent (percent-encoded). As long as

@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigRenderError } from '../../../common/src/config-render-error.ts';
-import { renderHaproxyConfig, type HaproxyConfigOptions } from '../../../common/src/haproxy-config.ts';
+import {
+  HAPROXY_CLIENT_KEEP_ALIVE_MS,
+  HAPROXY_POOL_PURGE_DELAY_MS,
+  renderHaproxyConfig,
+  type HaproxyConfigOptions,
+} from '../../../common/src/haproxy-config.ts';
 
 const staticOptions: HaproxyConfigOptions = {
   frontend: { bind: '0.0.0.0', port: 8080 },
@@ -65,6 +70,22 @@ describe('renderHaproxyConfig', () => {
         'retry-on conn-failure empty-response response-timeout',
       ]),
     );
+  });
+
+  it('keeps connections alive on both sides and shares idle connections to the workers', () => {
+    const text = renderHaproxyConfig(staticOptions);
+    expect(section(text, 'defaults')).toEqual(
+      expect.arrayContaining([
+        'option http-keep-alive',
+        'http-reuse aggressive',
+        `timeout http-keep-alive ${HAPROXY_CLIENT_KEEP_ALIVE_MS}ms`,
+      ]),
+    );
+    expect(section(text, 'backend workers')).toContain(
+      `default-server pool-purge-delay ${HAPROXY_POOL_PURGE_DELAY_MS}ms`,
+    );
+    const shorter = renderHaproxyConfig({ ...staticOptions, timeouts: { httpKeepAlive: 500 } });
+    expect(section(shorter, 'defaults')).toContain('timeout http-keep-alive 500ms');
   });
 
   it('sends a request that reached a worker again only when it cannot be applied twice: a read or a keyed write', () => {

@@ -12,7 +12,7 @@ describe('capstan dev: DistributedApp to fleet options', () => {
       partitions: 64,
       zookeeperReplicas: 1,
       departureDelayMs: 10_000,
-      haproxy: { algorithm: 'roundrobin' },
+      haproxy: { algorithm: 'roundrobin', ownerRouting: true },
     });
     expect(options.upstream).toBeUndefined();
   });
