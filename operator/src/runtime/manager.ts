@@ -3,7 +3,8 @@
  * - informers start at once, so a standby replica keeps warm caches;
  * - once every informer has synced and this replica leads, controllers and leader-only runnables start;
  * - `stop()` (and SIGTERM/SIGINT via `handleSignals`) stops taking work, waits for reconciles in flight,
- *   releases the Lease so a standby takes over at once, stops informers and the health server;
+ *   releases the Lease so a standby takes over at once, stops informers and the health server
+ *   (and the process metrics' event-loop delay sampling, which `start()` begins);
  * - losing leadership stops everything and makes `done()` reject with `ManagerError`
  *   `ERR_LEADERSHIP_LOST` (the process should exit non-zero so it restarts as a candidate).
  */
@@ -16,6 +17,7 @@ import { Informer, type InformerOptions } from './informer.ts';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { ProcessMetrics } from './process-metrics.ts';
 import { InstrumentedKubeConfig } from './rest-client.ts';
 
 /** Work that runs while the manager runs (and, for leader-only runnables, while it leads). */
@@ -48,7 +50,7 @@ export type ManagerLeaderElection = Pick<
 /** Options of `Manager`. */
 export interface ManagerOptions {
   readonly kubeConfig: KubeConfig;
-  /** Receives every runtime metric; also served at `/metrics`. */
+  /** Receives every runtime metric and the process metrics (`process-metrics.ts`); also served at `/metrics`. */
   readonly registry: Registry;
   /** Omit to lead unconditionally (single replica, tests). */
   readonly leaderElection?: ManagerLeaderElection;
@@ -63,6 +65,8 @@ export class Manager {
   readonly kubeConfig: InstrumentedKubeConfig;
   readonly metrics: RuntimeMetrics;
   readonly health = new HealthChecks();
+  /** CPU, memory, file descriptors, heap and event-loop delay of this process. */
+  readonly #process: ProcessMetrics;
   readonly #options: ManagerOptions;
   readonly #log: Logger;
   readonly #informers: Informer<KubernetesObject>[] = [];
@@ -83,6 +87,7 @@ export class Manager {
     this.#options = options;
     this.#log = options.logger ?? silentLogger();
     this.metrics = new RuntimeMetrics(options.registry);
+    this.#process = new ProcessMetrics(options.registry);
     this.kubeConfig = new InstrumentedKubeConfig(options.kubeConfig, this.metrics);
     this.#done = new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
     this.#done.catch(() => undefined);
@@ -128,6 +133,7 @@ export class Manager {
         port: this.#options.health.port,
       });
     }
+    this.#process.start();
     for (const informer of this.#informers) informer.start();
     const election = this.#options.leaderElection;
     if (election === undefined) {
@@ -200,6 +206,8 @@ export class Manager {
   async #shutdown(): Promise<void> {
     this.#log.info('shutting down');
     this.#abort.abort();
+    // First, so that no failure further down leaves the event-loop delay timer running.
+    this.#process.stop();
     await Promise.all(this.#controllers.map((c) => c.stop()));
     await Promise.all(this.#running);
     this.#leading = false;
