@@ -6,10 +6,31 @@
  * coordinator connects to those listeners instead. Each accepted connection gets its own forward; a
  * member that cannot be forwarded (pod missing, not running) just refuses that connection, and the
  * ZooKeeper client tries the next member. Closing the tunnel closes every listener and connection.
+ *
+ * A forward is a TLS connection to the API server, and the ZooKeeper client cycles through the members
+ * every half second or so while it has no session: for an ensemble that cannot be reached (not started,
+ * or pods without a kubelet) that was a dozen TLS handshakes per member and attempt, times every app.
+ * So a member whose forward failed is refused locally for {@link FORWARD_HOLD_OFF_MS}, and every forward
+ * shares one TLS agent (one SecureContext, resumable sessions) instead of building its own.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { PortForward, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../runtime/index.ts';
+import { SharedTlsAgent } from './shared-tls-agent.ts';
+
+/**
+ * How long a member whose forward failed is refused without trying: the coordinator's connect timeout
+ * (3 s), so one session attempt costs at most one forward per member that cannot be reached.
+ */
+export const FORWARD_HOLD_OFF_MS = 3_000;
+
+/** Options of {@link zooKeeperTunnel}. */
+export interface TunnelOptions {
+  /** Default {@link FORWARD_HOLD_OFF_MS}. */
+  readonly holdOffMs?: number;
+  /** Default `Date.now`. */
+  readonly now?: () => number;
+}
 
 /** The members of one in-cluster ensemble: the namespace, each member's pod name and the client port. */
 export interface TunnelTarget {
@@ -50,6 +71,18 @@ interface ListenerContext {
   /** Open connections, destroyed when the tunnel closes. */
   readonly sockets: Set<Socket>;
   readonly logger: Logger;
+  /** When each member's last forward failed, while it is held off. */
+  readonly failedAt: Map<string, number>;
+  readonly holdOffMs: number;
+  readonly now: () => number;
+}
+
+function heldOff(context: ListenerContext, pod: string): boolean {
+  const failed = context.failedAt.get(pod);
+  if (failed === undefined) return false;
+  if (context.now() - failed < context.holdOffMs) return true;
+  context.failedAt.delete(pod);
+  return false;
 }
 
 /** One member's listener: every connection it accepts is forwarded to the pod's port. */
@@ -59,10 +92,15 @@ async function memberListener(
 ): Promise<{ server: Server; port: number }> {
   const { target, sockets, logger } = context;
   const server = createServer((socket) => {
+    if (heldOff(context, pod)) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     context.forward(target.namespace, pod, target.port, socket).catch((error: unknown) => {
       logger.debug({ err: error, pod }, 'port-forward to a ZooKeeper member failed');
+      context.failedAt.set(pod, context.now());
       socket.destroy();
     });
   });
@@ -70,11 +108,23 @@ async function memberListener(
 }
 
 /** {@link ZooKeeperTunnel} over `forward` (default: the API server's port-forward). */
-export function zooKeeperTunnel(forward: Forward, logger: Logger): ZooKeeperTunnel {
+export function zooKeeperTunnel(
+  forward: Forward,
+  logger: Logger,
+  options: TunnelOptions = {},
+): ZooKeeperTunnel {
   return {
     async open(target) {
-      const sockets = new Set<Socket>();
-      const context: ListenerContext = { target, forward, sockets, logger };
+      const context: ListenerContext = {
+        target,
+        forward,
+        sockets: new Set<Socket>(),
+        logger,
+        failedAt: new Map(),
+        holdOffMs: options.holdOffMs ?? FORWARD_HOLD_OFF_MS,
+        now: options.now ?? Date.now,
+      };
+      const { sockets } = context;
       const listeners = await Promise.all(target.pods.map((pod) => memberListener(context, pod)));
       return {
         connectString: listeners.map((l) => `127.0.0.1:${l.port}`).join(','),
@@ -89,7 +139,7 @@ export function zooKeeperTunnel(forward: Forward, logger: Logger): ZooKeeperTunn
 
 /** The API server's port-forward of `kubeConfig`'s cluster, one WebSocket per connection. */
 export function portForwardTunnel(kubeConfig: KubeConfig, logger: Logger): ZooKeeperTunnel {
-  const portForward = new PortForward(kubeConfig, true);
+  const portForward = new PortForward(new SharedTlsAgent().kubeConfig(kubeConfig), true);
   return zooKeeperTunnel(async (namespace, pod, port, socket) => {
     // The WebSocket type comes from isomorphic-ws, whose declarations are not installed: only these are used.
     type Forwarded = { close(): void; once(event: 'close', listener: () => void): void };

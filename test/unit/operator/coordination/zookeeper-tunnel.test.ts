@@ -74,4 +74,24 @@ describe('zooKeeperTunnel', () => {
     expect(await exchange(port, 'ruok')).toBe('');
     await tunnel.close();
   });
+
+  it('refuses a member whose forward failed without trying again until the hold-off has passed', async () => {
+    let now = 1_000;
+    const tunnel = await zooKeeperTunnel(forward, logger, { holdOffMs: 3_000, now: () => now }).open({
+      namespace: 'held',
+      pods: ['gone'],
+      port: 2181,
+    });
+    const port = Number(tunnel.connectString.split(':')[1]);
+    const tries = (): number => forwarded.filter((f) => f.startsWith('held/')).length;
+    expect(await exchange(port, 'ruok')).toBe('');
+    expect(tries()).toBe(1);
+    now += 2_999;
+    expect(await exchange(port, 'ruok')).toBe('');
+    expect(tries()).toBe(1);
+    now += 1;
+    expect(await exchange(port, 'ruok')).toBe('');
+    expect(tries()).toBe(2);
+    await tunnel.close();
+  });
 });
