@@ -3,10 +3,14 @@
  * Workload benchmark (a script, not a test): failover time over repeated kill -9, partitions moved vs
  * owned, upstream fetches per key under concurrent load from every worker, and cache-hit latency and
  * throughput through HAProxy against a plain fastify + ioredis server, all in one run on this machine.
+ * The cache-hit load comes from wrk (hack/wrk.ts; `make bootstrap` installs it), not from this process.
  *
  *   node hack/bench-workload.ts [--kills 10] [--seconds 5] [--memory-entries 10000 (0: no memory tier)]
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,10 +20,13 @@ import { Pool } from 'undici';
 import { freePort, startHaproxy, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 import { forwardsFrom } from '../workload/src/metrics.ts';
+import { errorCount, histogramPercentile, mergeHistogram, requireWrk, runWrk, wrkScript } from './wrk.ts';
 
 const SESSION_TIMEOUT_MS = 4000;
 const PARTITIONS = 32;
 const WORKERS = 4;
+/** wrk's connections in the data-path comparison (one wrk thread). */
+const CONNECTIONS = 32;
 
 /**
  * `--baseline-server <port> <redis url> <upstream url>`: one process of the plain fleet the workers are
@@ -63,7 +70,8 @@ function percentile(sorted: number[], q: number): number {
 interface Target {
   name: string;
   origin: string;
-  path: (i: number) => string;
+  /** wrk's Lua script (from wrkScript), which picks the request paths. */
+  script: string;
   /** Runs before each of its rounds (e.g. turns owner routing on or off). */
   before?: () => Promise<void>;
   /** Requests forwarded between workers so far (for the forwarded share), when it has workers. */
@@ -72,34 +80,31 @@ interface Target {
 
 /** Totals of one target over every round. */
 interface Tally {
-  latencies: number[];
+  /** Latency in microseconds -> requests, merged over the rounds. */
+  latencyUs: Map<number, number>;
+  requests: number;
   errors: number;
   seconds: number;
   forwarded: number;
 }
 
-/** Closed-loop load on one target for `seconds` with `concurrency` connections, added to `tally`. */
-async function measureOnce(target: Target, seconds: number, tally: Tally, concurrency = 32): Promise<void> {
-  const pool = new Pool(target.origin, { connections: concurrency });
-  let i = 0;
-  const end = performance.now() + seconds * 1000;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const started = performance.now();
-      try {
-        const response = await pool.request({ method: 'GET', path: target.path(i++) });
-        await response.body.text();
-        if (response.statusCode !== 200) tally.errors++;
-        tally.latencies.push(performance.now() - started);
-      } catch {
-        tally.errors++;
-      }
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  tally.seconds += (performance.now() - t0) / 1000;
-  await pool.close();
+/** One wrk run (closed loop, `concurrency` connections) on one target for `seconds`, added to `tally`. */
+async function measureOnce(
+  target: Target,
+  seconds: number,
+  tally: Tally,
+  concurrency = CONNECTIONS,
+): Promise<void> {
+  const run = await runWrk({
+    origin: target.origin,
+    script: target.script,
+    connections: concurrency,
+    seconds,
+  });
+  mergeHistogram(tally.latencyUs, run.latencyUs);
+  tally.requests += run.requests;
+  tally.errors += errorCount(run.errors);
+  tally.seconds += run.durationUs / 1e6;
 }
 
 /**
@@ -107,7 +112,13 @@ async function measureOnce(target: Target, seconds: number, tally: Tally, concur
  * work on the machine affects them alike; `seconds` rounds per target.
  */
 async function measureInterleaved(targets: Target[], seconds: number): Promise<string[]> {
-  const tallies = targets.map((): Tally => ({ latencies: [], errors: 0, seconds: 0, forwarded: 0 }));
+  const tallies = targets.map((): Tally => ({
+    latencyUs: new Map(),
+    requests: 0,
+    errors: 0,
+    seconds: 0,
+    forwarded: 0,
+  }));
   for (let round = 0; round < seconds; round++) {
     for (const [i, target] of targets.entries()) {
       await target.before?.();
@@ -119,14 +130,11 @@ async function measureInterleaved(targets: Target[], seconds: number): Promise<s
   }
   return targets.map((target, i) => {
     const t = tallies[i]!;
-    const sorted = [...t.latencies].sort((a, b) => a - b);
-    const rps = Math.round(sorted.length / t.seconds);
-    const p50 = percentile(sorted, 0.5).toFixed(2);
-    const p99 = percentile(sorted, 0.99).toFixed(2);
-    const share = target.forwarded
-      ? `${((100 * t.forwarded) / Math.max(1, sorted.length)).toFixed(1)} %`
-      : '-';
-    return `| ${target.name} | ${sorted.length} | ${t.errors} | ${rps} | ${p50} | ${p99} | ${share} |`;
+    const rps = Math.round(t.requests / t.seconds);
+    const p50 = (histogramPercentile(t.latencyUs, 0.5) / 1000).toFixed(2);
+    const p99 = (histogramPercentile(t.latencyUs, 0.99) / 1000).toFixed(2);
+    const share = target.forwarded ? `${((100 * t.forwarded) / Math.max(1, t.requests)).toFixed(1)} %` : '-';
+    return `| ${target.name} | ${t.requests} | ${t.errors} | ${rps} | ${p50} | ${p99} | ${share} |`;
   });
 }
 
@@ -280,34 +288,37 @@ async function fetchesPerKey(fleet: LocalFleet, url: string, prefix: string): Pr
 async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
   const plain = await plainFleet(fleet);
   const routing = fleet.ownerMap!;
+  const dir = await mkdtemp(join(tmpdir(), 'capstan-bench-wrk-'));
   try {
     const keys = Array.from({ length: 100 }, (_, i) => `hot-${i}`);
     for (const key of keys) {
       await (await fetch(`${fleet.url}/v1/cache/${key}`)).text();
       await (await fetch(`${plain.url}/v1/cache/${key}`)).text();
     }
-    const path = (i: number): string => `/v1/cache/${keys[i % keys.length]}`;
+    // wrk cycles over the same hot keys.
+    const script = join(dir, 'hot-keys.lua');
+    await writeFile(script, wrkScript(keys.map((key) => `/v1/cache/${key}`)));
     const forwarded = () => forwardedBy(fleet);
     const rows = await measureInterleaved(
       [
         {
           name: 'Capstan, owner-routed: HAProxy -> owner',
           origin: fleet.url,
-          path,
+          script,
           forwarded,
           before: () => routing.resume(),
         },
         {
           name: 'Capstan, routing off: HAProxy -> any worker (-> owner)',
           origin: fleet.url,
-          path,
+          script,
           forwarded,
           before: () => routing.suspend(),
         },
         {
           name: `plain fleet: HAProxy round-robin -> ${WORKERS} x fastify + ioredis`,
           origin: plain.url,
-          path,
+          script,
         },
       ],
       seconds,
@@ -315,8 +326,14 @@ async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
     await routing.resume();
     const memory = fleet.options.workerEnv?.CAPSTAN_MEMORY_CACHE_ENTRIES === '0' ? 'off' : 'on';
     console.log(
-      `\n## Cache-hit data path: ${seconds} interleaved 1 s rounds per path, 32 connections, 100 hot keys, ` +
-        `${WORKERS} processes each, the same HAProxy config, memory tier ${memory}, one 2-core machine`,
+      `\n## Cache-hit data path (load generator: wrk, 1 thread, ${CONNECTIONS} connections): ` +
+        `${seconds} interleaved 1 s rounds per path, 100 hot keys, ${WORKERS} processes each, ` +
+        `the same HAProxy config, memory tier ${memory}, one 2-core machine`,
+    );
+    console.log(
+      "req/s: wrk's completed requests / its measured time over all rounds; errors: status >= 400 and socket " +
+        "errors; p50/p99: exact over all rounds, from wrk's latency histograms merged, without wrk's " +
+        'coordinated-omission correction',
     );
     console.log('| path | requests | errors | req/s | p50 ms | p99 ms | forwarded |');
     console.log('|---|---|---|---|---|---|---|');
@@ -329,6 +346,7 @@ async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
     );
   } finally {
     await plain.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -348,6 +366,7 @@ async function main(): Promise<void> {
     await baselineServer(Number(port), url!, upstream!);
     return;
   }
+  await requireWrk();
   const fleet = new LocalFleet({
     name: 'bench',
     app: 'cache-gateway',

@@ -7,7 +7,8 @@
 #          services of tests and `make dev`); nftables, iptables, conntrack (real nodes'
 #          networking); libseccomp-dev, pkg-config (runc with seccomp); buildah, mmdebstrap,
 #          catatonit (images without a container engine); chromium (the dashboard's browser test,
-#          driven by playwright-core, which never downloads a browser of its own)
+#          driven by playwright-core, which never downloads a browser of its own); wrk (the workload
+#          benchmark's load generator)
 # Usage: hack/bootstrap.sh [node] [npm] [debs]   (default: all three)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +44,7 @@ ensure_debs() {
   [ -f /usr/share/zookeeper/bin/zkServer.sh ] || missing+=(zookeeper)
   command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   local pkg
-  for pkg in nftables iptables conntrack libseccomp-dev pkg-config buildah mmdebstrap catatonit uidmap chromium; do
+  for pkg in nftables iptables conntrack libseccomp-dev pkg-config buildah mmdebstrap catatonit uidmap chromium wrk; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return
