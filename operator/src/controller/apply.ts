@@ -24,33 +24,49 @@ export interface ApplyObject extends KubernetesObject {
   metadata: KubernetesObject['metadata'] & { name: string; namespace: string };
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : inner,
-  );
+/**
+ * `value` as JSON with the keys of every object sorted: the same text as `JSON.stringify` with a
+ * key-sorting replacer (toJSON honoured, undefined and functions dropped from objects and null in
+ * arrays), written in one pass. The replacer made a sorted copy of every nested object, and hashing
+ * each desired object of every reconcile that way was a tenth of the operator's CPU at 1000 apps.
+ */
+export function canonicalJson(value: unknown): string | undefined {
+  const json = (value as { toJSON?: () => unknown } | null)?.toJSON;
+  const v: unknown = typeof json === 'function' ? json.call(value) : value;
+  if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return undefined;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map((item: unknown) => canonicalJson(item) ?? 'null').join(',')}]`;
+  const record = v as Record<string, unknown>;
+  const members: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    const member = canonicalJson(record[key]);
+    if (member !== undefined) members.push(`${JSON.stringify(key)}:${member}`);
+  }
+  return `{${members.join(',')}}`;
 }
 
 /** Hex sha256 of the desired object in canonical JSON (key order does not matter). */
 export function appliedHash(desired: KubernetesObject): string {
-  return createHash('sha256').update(canonical(desired)).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(desired) ?? '')
+    .digest('hex');
 }
 
-/** `desired` with its hash in the `capstan.dev/applied-hash` annotation. Does not mutate `desired`. */
-export function withAppliedHash<T extends ApplyObject>(desired: T): T {
-  const annotations = { ...desired.metadata.annotations, [APPLIED_HASH_ANNOTATION]: appliedHash(desired) };
+/** `desired` with its hash (default: computed) in the `capstan.dev/applied-hash` annotation. Does not mutate `desired`. */
+export function withAppliedHash<T extends ApplyObject>(desired: T, hash = appliedHash(desired)): T {
+  const annotations = { ...desired.metadata.annotations, [APPLIED_HASH_ANNOTATION]: hash };
   return { ...desired, metadata: { ...desired.metadata, annotations } };
+}
+
+/** Whether `live` (from the cache) was last applied from the desired object of hash `hash`. */
+function carriesHash(live: KubernetesObject | undefined, hash: string): boolean {
+  const applied = live?.metadata?.annotations?.[APPLIED_HASH_ANNOTATION];
+  return applied === hash && live?.metadata?.deletionTimestamp === undefined;
 }
 
 /** Whether `live` (from the cache) was last applied from exactly `desired`. */
 export function isUpToDate(desired: KubernetesObject, live: KubernetesObject | undefined): boolean {
-  const applied = live?.metadata?.annotations?.[APPLIED_HASH_ANNOTATION];
-  return (
-    applied !== undefined &&
-    applied === appliedHash(desired) &&
-    live?.metadata?.deletionTimestamp === undefined
-  );
+  return carriesHash(live, appliedHash(desired));
 }
 
 /** What `applyObject` did. */
@@ -72,13 +88,14 @@ export async function applyObject(
   signal?: AbortSignal,
 ): Promise<ApplyOutcome> {
   const wire = toWire(desired, desired.kind);
-  if (isUpToDate(wire, live)) return 'unchanged';
+  const hash = appliedHash(wire);
+  if (carriesHash(live, hash)) return 'unchanged';
   const { namespace, name } = desired.metadata;
   const response = await send(kc, {
     method: 'PATCH',
     path: objectPath(resourceOf(desired.kind), namespace, name),
     query: { fieldManager: FIELD_MANAGER, force: true },
-    body: withAppliedHash(wire),
+    body: withAppliedHash(wire, hash),
     contentType: 'application/apply-patch+yaml',
     signal,
   });

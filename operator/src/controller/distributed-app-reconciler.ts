@@ -49,6 +49,7 @@ import { ROLL_POLL_MS, ZooKeeperRoller, type ZooKeeperModeProbe } from './zookee
 import { ZooKeeperCleanup } from './zookeeper-cleanup.ts';
 import type { CoordinatorActivitySource } from '../coordination/coordinator-activity.ts';
 import { workerReplicas, type WorkerDrain } from '../model/scale-down.ts';
+import { appIndexKey, BY_APP_INDEX } from '../model/labels.ts';
 
 /** Options of `DistributedAppReconciler`. */
 export interface DistributedAppReconcilerOptions {
@@ -185,7 +186,7 @@ export class DistributedAppReconciler implements Reconciler {
     const uid = app.metadata.uid ?? '';
     for (const kind of Object.keys(OWNED_RESOURCES) as OwnedKind[]) {
       const stale = this.#o.caches.owned[kind]
-        .list(namespace)
+        .byIndex(BY_APP_INDEX, appIndexKey(namespace, app.metadata.name ?? ''))
         .filter((obj) => controlledBy(obj, uid) && !wanted.has(key(kind, obj.metadata?.name ?? '')));
       for (const obj of stale) {
         this.#o.logger.info({ kind, name: obj.metadata?.name }, 'deleting object no longer wanted');
@@ -199,8 +200,7 @@ export class DistributedAppReconciler implements Reconciler {
     const namespace = app.metadata.namespace ?? '';
     const names = appNames(app.metadata.name ?? '');
     const failingPods = pods
-      .list(namespace)
-      .filter((pod) => pod.metadata?.labels?.['app.kubernetes.io/instance'] === app.metadata.name)
+      .byIndex(BY_APP_INDEX, appIndexKey(namespace, app.metadata.name ?? ''))
       .flatMap((pod) =>
         failingReasons(pod)
           .slice(0, 1)

@@ -26,6 +26,10 @@ export class MultiStore<T extends KubernetesObject> implements Store<T> {
     return [...this.#byNamespace.values()].flatMap((store) => store.list());
   }
 
+  byIndex(index: string, value: string): T[] {
+    return [...this.#byNamespace.values()].flatMap((store) => store.byIndex(index, value));
+  }
+
   size(): number {
     return [...this.#byNamespace.values()].reduce((sum, store) => sum + store.size(), 0);
   }

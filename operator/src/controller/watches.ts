@@ -7,7 +7,7 @@
 import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/schema.ts';
 import type { DistributedApp } from '../api/schema.ts';
-import { MANAGED_BY } from '../model/labels.ts';
+import { appIndexValues, BY_APP_INDEX, MANAGED_BY } from '../model/labels.ts';
 import {
   generationOrMetadataChanged,
   requestsForOwner,
@@ -15,6 +15,7 @@ import {
   type EventHandler,
   type Manager,
   type Request,
+  type IndexFunc,
   type ResourceRef,
   type Store,
 } from '../runtime/index.ts';
@@ -39,6 +40,7 @@ interface WatchSpec<T extends KubernetesObject> {
   resource: ResourceRef;
   labelSelector?: string;
   transform?: (obj: T) => T;
+  indexers?: Readonly<Record<string, IndexFunc<T>>>;
   handler: EventHandler<T>;
   also?: EventHandler<T>;
 }
@@ -56,6 +58,7 @@ function watch<T extends KubernetesObject>(
       namespace: scope === '' ? undefined : scope,
       labelSelector: spec.labelSelector,
       ...(spec.transform === undefined ? {} : { transform: spec.transform }),
+      ...(spec.indexers === undefined ? {} : { indexers: spec.indexers }),
     });
     informer.addHandler(spec.handler);
     if (spec.also !== undefined) informer.addHandler(spec.also);
@@ -107,6 +110,7 @@ export function watchDistributedApps(
           resource: OWNED_RESOURCES[kind],
           labelSelector: MANAGED_SELECTOR,
           transform: trimmed(kind),
+          indexers: { [BY_APP_INDEX]: appIndexValues },
           handler: ownedHandler,
         }),
       ]),
@@ -114,12 +118,14 @@ export function watchDistributedApps(
   const secrets = watch<V1Secret>(manager, namespaces, {
     resource: OWNED_RESOURCES.Secret,
     transform: secretView,
+    indexers: { [BY_APP_INDEX]: appIndexValues },
     handler: controller.handler({ map: (secret) => [...ownerOf(secret), ...referrers(apps, secret)] }),
   });
   const pods = watch<V1Pod>(manager, namespaces, {
     resource: { group: '', version: 'v1', plural: 'pods' },
     labelSelector: MANAGED_SELECTOR,
     transform: podView,
+    indexers: { [BY_APP_INDEX]: appIndexValues },
     handler: controller.handler({
       map: podOwner,
       updatePredicate: (before, after) => podSummary(before) !== podSummary(after),

@@ -30,6 +30,7 @@ import type { EventRecorder } from './events.ts';
 import { credentialsOf } from './generated-secrets.ts';
 import { DISTRIBUTED_APPS, objectPath } from './resources.ts';
 import type { AppCaches } from './watches.ts';
+import { appIndexKey, BY_APP_INDEX } from '../model/labels.ts';
 import {
   addFinalizerPatch,
   finalizerStep,
@@ -120,8 +121,7 @@ export class ZooKeeperCleanup {
     const set: V1StatefulSet | undefined = this.#o.caches.owned.StatefulSet.get(namespace, names.workers);
     const ours = set !== undefined && controlledBy(set, app.metadata.uid ?? '');
     const workerPods = this.#o.caches.pods
-      .list(namespace)
-      .filter((pod) => pod.metadata?.labels?.['app.kubernetes.io/instance'] === name)
+      .byIndex(BY_APP_INDEX, appIndexKey(namespace, name))
       .filter((pod) => workerOrdinal(name, pod.metadata?.name ?? '') !== undefined).length;
     return {
       workerSet: !ours ? 'absent' : set.metadata?.deletionTimestamp === undefined ? 'live' : 'deleting',

@@ -36,6 +36,7 @@ import { send, statusMessage } from './api-client.ts';
 import { ControllerError } from './errors.ts';
 import type { EventRecorder } from './events.ts';
 import type { AppCaches } from './watches.ts';
+import { appIndexKey, BY_APP_INDEX } from '../model/labels.ts';
 
 /** Pod label naming the StatefulSet revision the pod was created from. */
 export const REVISION_LABEL = 'controller-revision-hash';
@@ -303,7 +304,8 @@ export class ZooKeeperRoller {
     const set: V1StatefulSet | undefined = this.#o.caches.owned.StatefulSet.get(namespace, name);
     if (set === undefined) return undefined;
     const uid = set.metadata?.uid ?? '';
-    return { set, pods: this.#o.caches.pods.list(namespace).filter((pod) => controlledBy(pod, uid)) };
+    const pods = this.#o.caches.pods.byIndex(BY_APP_INDEX, appIndexKey(namespace, app.metadata.name ?? ''));
+    return { set, pods: pods.filter((pod) => controlledBy(pod, uid)) };
   }
 
   /** Logs a step that falls back to readiness or waits for quorum, once per change of basis. */

@@ -79,3 +79,23 @@ export function selectorString(labels: Record<string, string>): string {
     .map((key) => `${key}=${labels[key]}`)
     .join(',');
 }
+
+/**
+ * The cache index of every object and pod of an app, by its `app.kubernetes.io/instance` label
+ * (controller/watches.ts sets it up): "the pods of this app" is a lookup, where a scan of every pod of
+ * the namespace, per reconcile and per app at each coordinator sync, was quadratic in the apps.
+ */
+export const BY_APP_INDEX = 'app';
+
+/** The key of the app `namespace/app` in {@link BY_APP_INDEX}. */
+export function appIndexKey(namespace: string, app: string): string {
+  return `${namespace}/${app}`;
+}
+
+/** The {@link BY_APP_INDEX} values of an object: its app's key, or none without the instance label. */
+export function appIndexValues(obj: {
+  metadata?: { namespace?: string; labels?: Record<string, string> };
+}): string[] {
+  const app = obj.metadata?.labels?.[`${PREFIX}instance`];
+  return app === undefined ? [] : [appIndexKey(obj.metadata?.namespace ?? '', app)];
+}

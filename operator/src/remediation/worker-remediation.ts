@@ -21,6 +21,7 @@ import type { RemediationMetrics } from './remediation-metrics.ts';
 import type { StaleSessionRemoval } from './stale-session.ts';
 import { workerVerdicts, type WorkerVerdict } from './worker-verdicts.ts';
 import { nodeHealth } from './failed-nodes.ts';
+import { appIndexKey, BY_APP_INDEX } from '../model/labels.ts';
 
 /** The app's coordinator session as the steps use it; both resolve undefined while no session is open. */
 export interface RemediationTarget {
@@ -121,7 +122,9 @@ export class WorkerRemediation {
   async #steps(app: DistributedApp, target: RemediationTarget): Promise<void> {
     const namespace = app.metadata.namespace ?? '';
     const name = app.metadata.name ?? '';
-    const pods = this.#o.pods.list(namespace).filter((pod) => workerApp(pod)?.app === name);
+    const pods = this.#o.pods
+      .byIndex(BY_APP_INDEX, appIndexKey(namespace, name))
+      .filter((pod) => workerApp(pod)?.app === name);
     const verdicts = workerVerdicts({
       pods,
       gone: this.#o.history.gone(namespace, name),

@@ -76,5 +76,5 @@ export {
   type ApiRequest,
 } from './rest-client.ts';
 export { periodicResync, type PeriodicResyncOptions } from './resync.ts';
-export { ObjectStore, namespaceOf, type Store } from './store.ts';
+export { ObjectStore, namespaceOf, type IndexFunc, type Store } from './store.ts';
 export { readWatchLines, type WatchEvent } from './watch-stream.ts';

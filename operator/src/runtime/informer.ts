@@ -13,7 +13,7 @@ import { systemClock, type CancelTimer, type Clock } from './clock.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { ExponentialBackoff } from './queue.ts';
 import { apiRequest, RestClientError } from './rest-client.ts';
-import { ObjectStore, namespaceOf, type Store } from './store.ts';
+import { ObjectStore, namespaceOf, type IndexFunc, type Store } from './store.ts';
 import { readWatchLines, type WatchEvent } from './watch-stream.ts';
 
 /** Which objects an informer follows. */
@@ -49,6 +49,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly backoff?: { baseMs?: number; capMs?: number };
   /** Applied to each object before it is cached. Default drops `metadata.managedFields`. */
   readonly transform?: (obj: T) => T;
+  /** Indexes of the cache, by name (see `Store.byIndex`); computed on the transformed objects. */
+  readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -96,7 +98,7 @@ export class Informer<T extends KubernetesObject> {
   readonly #options: InformerOptions<T>;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #store = new ObjectStore<T>();
+  readonly #store: ObjectStore<T>;
   readonly #handlers: EventHandler<T>[] = [];
   readonly #backoff: ExponentialBackoff;
   readonly #syncWaiters: Array<() => void> = [];
@@ -117,6 +119,7 @@ export class Informer<T extends KubernetesObject> {
   constructor(kc: KubeConfig, options: InformerOptions<T>) {
     this.#kc = kc;
     this.#options = options;
+    this.#store = new ObjectStore(options.indexers);
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger()).child({ resource: options.resource.plural });
     this.#backoff = new ExponentialBackoff({

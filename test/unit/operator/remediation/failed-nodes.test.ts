@@ -11,6 +11,7 @@ import {
   type RemediationTarget,
 } from '../../../../operator/src/remediation/worker-remediation.ts';
 import { ObjectStore, silentLogger, systemClock } from '../../../../operator/src/runtime/index.ts';
+import { appIndexValues, BY_APP_INDEX } from '../../../../operator/src/model/labels.ts';
 import { storedApp } from '../coordination/helpers.ts';
 
 function node(name: string, ready: boolean, taints: string[] = []): V1Node {
@@ -46,7 +47,7 @@ describe('nodeHealth', () => {
 
 describe('worker pods on failed nodes', () => {
   function setUp(forceDelete: boolean, failedNode: V1Node) {
-    const pods = new ObjectStore<V1Pod>();
+    const pods = new ObjectStore<V1Pod>({ [BY_APP_INDEX]: appIndexValues });
     pods.put(workerPod('shop-worker-0', 'node-a'));
     pods.put(workerPod('shop-worker-1', failedNode.metadata!.name!));
     const nodes = new ObjectStore<V1Node>();
