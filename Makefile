@@ -60,7 +60,7 @@ run: install ## Run the operator against $(KUBECONFIG) (the local cluster by def
 rbac: bootstrap-node ## Generate config/rbac/role.yaml from operator/src/rbac/rules.ts.
 	node operator/src/rbac/generate.ts
 bench-operator: bootstrap tools ## Operator benchmark on a fresh control plane: APPS DistributedApps (default 100) vs direct applies.
-	node hack/bench-operator.ts --apps $(or $(APPS),100)
+	node hack/bench-operator.ts --apps $(or $(APPS),100) $(ARGS)
 
 ##@ Workload
 .PHONY: dev bench-workload

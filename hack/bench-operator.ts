@@ -6,16 +6,27 @@
  *    server-side applies, same concurrency, no operator) until all their workloads are ready: the ratio;
  *  - the operator's peak RSS;
  *  - API requests per reconcile and writes per app;
- *  - write requests during --steady-seconds of steady state (should be 0).
+ *  - write requests during --steady-seconds of steady state (should be 0);
+ *  - with the coordinators on (the default), how many apps' status says ZooKeeper cannot be reached: the
+ *    apps' ensembles are kwok pods, so every coordinator's connection attempt fails and backs off. They
+ *    reach the ensembles through the API server's port-forward (`--zookeeper-access=port-forward`), which
+ *    dials the kwok nodes' address, 127.0.0.1, where nothing listens;
+ *  - RSS idle (leading, no app), after convergence and after the steady state, and the per-app growth;
+ *  - with --heap-snapshot, a heap snapshot after the steady state and its largest constructors;
+ *  - with --cpu-prof, the operator's CPU profile (tmp/bench-operator-prof, written when it exits).
+ * The operator runs with the chart's runtime settings (`runtime` in charts/capstan/values.yaml: NODE_OPTIONS
+ * and MALLOC_ARENA_MAX), as installed; `--chart-runtime false` runs it with Node's and glibc's defaults.
  *
- *   node hack/bench-operator.ts [--apps 100] [--concurrency 4] [--steady-seconds 60] [--kubeconfig FILE]
+ *   node hack/bench-operator.ts [--apps 100] [--concurrency 4] [--steady-seconds 60] [--coordinate false]
+ *                               [--chart-runtime false] [--heap-snapshot] [--cpu-prof] [--kubeconfig FILE]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { applyDefaults } from '../operator/src/api/defaults.ts';
 import type { DistributedApp } from '../operator/src/api/schema.ts';
 import { send } from '../operator/src/controller/api-client.ts';
@@ -24,6 +35,7 @@ import { desiredState } from '../operator/src/model/desired-state.ts';
 import { startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
 import { runTool } from './local-cluster/tools.ts';
 import { freePort } from '../workload/src/local/ports.ts';
+import { summarizeHeapSnapshot } from './heap-summary.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -31,11 +43,16 @@ const { values: args } = parseArgs({
     apps: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '4' },
     'steady-seconds': { type: 'string', default: '60' },
+    coordinate: { type: 'string', default: 'true' },
+    'chart-runtime': { type: 'string', default: 'true' },
+    'heap-snapshot': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
     kubeconfig: { type: 'string' },
   },
 });
 const N = Number(args.apps);
 const CONCURRENCY = Number(args.concurrency);
+const COORDINATE = args.coordinate !== 'false';
 const PODS_PER_APP = 5;
 
 const SPEC = { workers: { upstream: 'http://backend.default.svc:8080', replicas: 2 } };
@@ -160,7 +177,11 @@ async function direct(kc: KubeConfig): Promise<number> {
       metadata: { name: appName(i), namespace: 'bench-direct', uid: `direct-${i}`, generation: 1 },
       spec: SPEC,
     });
-    for (const object of desiredState(app, { redisPassword: 'x'.repeat(48) })) {
+    const observed = {
+      redisPassword: 'x'.repeat(48),
+      zooKeeperCredentials: { operatorPassword: 'o'.repeat(48), workerPassword: 'w'.repeat(48) },
+    };
+    for (const object of desiredState(app, observed)) {
       const { ownerReferences: _none, ...metadata } = object.metadata;
       await applyObject(kc, { ...object, metadata }, undefined);
     }
@@ -189,82 +210,154 @@ function writes(text: string): number {
   );
 }
 
-function peakRssMiB(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A memory figure of process `pid` from /proc: `VmHWM` (peak RSS) or `VmRSS` (now), in MiB. */
+function rssMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Math.round(Number(match?.[1] ?? 0) / 1024);
 }
 
-async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<string, number>> {
+/** How many of the apps' status says the coordinator cannot reach their ZooKeeper. */
+function unreachable(apps: readonly DistributedApp[]): number {
+  return apps.filter((a) =>
+    a.status?.conditions?.some((c) => c.type === 'Rebalancing' && c.reason === 'ZooKeeperUnreachable'),
+  ).length;
+}
+
+async function operatorApps(kc: KubeConfig): Promise<DistributedApp[]> {
+  return listItems<DistributedApp>(
+    kc,
+    '/apis/capstan.dev/v1alpha1/namespaces/bench-operator/distributedapps',
+  );
+}
+
+/** Asks the operator (started with --heapsnapshot-signal) for a snapshot in `dir`; resolves with its path. */
+async function heapSnapshot(pid: number, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  await waitUntil('the heap snapshot', async () => {
+    file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    // The file is complete once its size stops changing.
+    if (file === undefined) return false;
+    const size = statSync(join(dir, file)).size;
+    await sleep(2000);
+    return size > 0 && statSync(join(dir, file)).size === size;
+  });
+  return join(dir, file ?? '');
+}
+
+function operatorArgs(kubeconfig: string, port: number, snapshotDir: string | undefined): string[] {
+  return [
+    ...(snapshotDir === undefined
+      ? []
+      : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`]),
+    join(root, 'operator/src/main.ts'),
+    `--kubeconfig=${kubeconfig}`,
+    '--namespaces=bench-operator',
+    '--leader-election-namespace=bench-operator',
+    '--metrics-bind-address=0',
+    '--dashboard-bind-address=0',
+    `--health-probe-bind-address=127.0.0.1:${port}`,
+    `--max-concurrent-reconciles=${CONCURRENCY}`,
+    `--coordinate=${COORDINATE}`,
+    // From this host the apps' in-cluster ZooKeeper names do not resolve: go through the API server.
+    '--zookeeper-access=port-forward',
+    '--log-level=warn',
+  ];
+}
+
+/** The environment of the operator's container that the chart sets from `runtime` (none with --chart-runtime false). */
+function runtimeEnv(): Record<string, string> {
+  if (args['chart-runtime'] === 'false') return {};
+  const values = parseYaml(readFileSync(join(root, 'charts/capstan/values.yaml'), 'utf8')) as {
+    runtime: { nodeOptions: string; mallocArenaMax: number };
+  };
+  return {
+    NODE_OPTIONS: values.runtime.nodeOptions,
+    MALLOC_ARENA_MAX: String(values.runtime.mallocArenaMax),
+  };
+}
+
+function createApps(kubeconfig: string): Promise<void> {
+  return applyList(
+    kubeconfig,
+    Array.from({ length: N }, (_, i) => ({
+      apiVersion: 'capstan.dev/v1alpha1',
+      kind: 'DistributedApp',
+      metadata: { name: appName(i), namespace: 'bench-operator' },
+      spec: SPEC,
+    })),
+  );
+}
+
+function allReady(apps: readonly DistributedApp[]): boolean {
+  const ready = apps.filter(
+    (a) =>
+      a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+      a.status.observedGeneration === a.metadata.generation,
+  );
+  return ready.length === N;
+}
+
+async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<string, number | string>> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, 'operator/src/main.ts'),
-      `--kubeconfig=${kubeconfig}`,
-      '--namespaces=bench-operator',
-      '--leader-election-namespace=bench-operator',
-      '--metrics-bind-address=0',
-      '--dashboard-bind-address=0',
-      `--health-probe-bind-address=127.0.0.1:${port}`,
-      `--max-concurrent-reconciles=${CONCURRENCY}`,
-      // The apps' in-cluster ZooKeeper names would be looked up through this machine's resolver.
-      '--coordinate=false',
-      '--log-level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const snapshotDir = args['heap-snapshot'] ? join(root, 'tmp', 'bench-operator-heap') : undefined;
+  if (snapshotDir !== undefined) mkdirSync(snapshotDir, { recursive: true });
+  const env = runtimeEnv();
+  log(`operator runtime: ${JSON.stringify(env)}`);
+  const child = spawn(process.execPath, operatorArgs(kubeconfig, port, snapshotDir), {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const pid = child.pid ?? 0;
   try {
     await waitUntil('operator leading', async () =>
       (await metricsOf(url).catch(() => '')).includes(
         'leader_election_master_status{name="capstan-operator"} 1',
       ),
     );
+    await sleep(5000);
+    const idleRssMiB = rssMiB(pid, 'VmRSS');
     const before = await metricsOf(url);
     const started = Date.now();
-    await applyList(
-      kubeconfig,
-      Array.from({ length: N }, (_, i) => ({
-        apiVersion: 'capstan.dev/v1alpha1',
-        kind: 'DistributedApp',
-        metadata: { name: appName(i), namespace: 'bench-operator' },
-        spec: SPEC,
-      })),
-    );
-    await waitUntil('all DistributedApps Ready', async () => {
-      const apps = await listItems<DistributedApp>(
-        kc,
-        '/apis/capstan.dev/v1alpha1/namespaces/bench-operator/distributedapps',
-      );
-      return (
-        apps.filter(
-          (a) =>
-            a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
-            a.status.observedGeneration === a.metadata.generation,
-        ).length === N
-      );
-    });
+    await createApps(kubeconfig);
+    await waitUntil('all DistributedApps Ready', async () => allReady(await operatorApps(kc)));
     const convergeMs = Date.now() - started;
     await sleep(5000);
     const converged = await metricsOf(url);
+    const convergedRssMiB = rssMiB(pid, 'VmRSS');
     log(`converged in ${convergeMs} ms; measuring ${args['steady-seconds']} s of steady state`);
     await sleep(Number(args['steady-seconds']) * 1000);
     const steady = await metricsOf(url);
+    const steadyRssMiB = rssMiB(pid, 'VmRSS');
     const requests =
       metric(converged, 'rest_client_requests_total') - metric(before, 'rest_client_requests_total');
     const reconciles =
       metric(converged, 'controller_runtime_reconcile_total') -
       metric(before, 'controller_runtime_reconcile_total');
-    return {
+    const result = {
       convergeMs,
-      peakRssMiB: peakRssMiB(child.pid ?? 0),
+      idleRssMiB,
+      convergedRssMiB,
+      steadyRssMiB,
+      peakRssMiB: rssMiB(pid, 'VmHWM'),
+      perAppKiB: Math.round(((steadyRssMiB - idleRssMiB) * 1024) / N),
       reconciles,
       requestsPerReconcile: Math.round((requests / Math.max(1, reconciles)) * 10) / 10,
       writesPerApp: Math.round(((writes(converged) - writes(before)) / N) * 10) / 10,
       steadyStateWrites: writes(steady) - writes(converged),
+      appsZooKeeperUnreachable: unreachable(await operatorApps(kc)),
     };
+    if (snapshotDir === undefined) return result;
+    const file = await heapSnapshot(pid, snapshotDir);
+    process.stderr.write(summarizeHeapSnapshot(readFileSync(file, 'utf8'), 25));
+    return { ...result, heapSnapshot: file };
   } finally {
+    // Waited for (bounded), so that a CPU profile is written before the control plane goes.
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
+    await Promise.race([exited, sleep(30_000)]);
   }
 }
 
@@ -287,9 +380,10 @@ async function main(): Promise<void> {
     const result = {
       apps: N,
       concurrency: CONCURRENCY,
+      coordinate: COORDINATE,
       directMs,
       ...operator,
-      ratio: Math.round(((operator.convergeMs ?? 0) / directMs) * 100) / 100,
+      ratio: Math.round((Number(operator.convergeMs) / directMs) * 100) / 100,
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {

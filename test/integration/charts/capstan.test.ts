@@ -236,6 +236,31 @@ describe('the capstan Helm chart: lint, schema and rendering', () => {
     expect(custom.find((d) => d.kind === 'PodDisruptionBudget')!.spec).not.toHaveProperty('maxUnavailable');
   });
 
+  it("sets the operator process's runtime from values.runtime: NODE_OPTIONS and MALLOC_ARENA_MAX", async () => {
+    const envOf = async (set: string[]): Promise<unknown> => {
+      const deployment = (await render(set)).find((d) => d.kind === 'Deployment')!;
+      const container = (deployment.spec as unknown as Deployment['spec']).template.spec.containers[0] as {
+        env?: unknown;
+      };
+      return container.env;
+    };
+    expect(await envOf([])).toEqual([
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
+    ]);
+    expect(await envOf(['runtime.nodeOptions=--max-old-space-size=200', 'runtime.mallocArenaMax=4'])).toEqual(
+      [
+        { name: 'NODE_OPTIONS', value: '--max-old-space-size=200' },
+        { name: 'MALLOC_ARENA_MAX', value: '4' },
+      ],
+    );
+    const zero = await helm(['template', 'cap', chart, '--set', 'runtime.mallocArenaMax=0'], {
+      allowFailure: true,
+    });
+    expect(zero.code).not.toBe(0);
+    expect(zero.stderr).toContain("at '/runtime/mallocArenaMax': minimum: got 0, want 1");
+  });
+
   it('renders a helm test pod of the operator image that reads the metrics through the Service', async () => {
     const docs = await render([]);
     const test = docs.find((d) => d.metadata.annotations?.['helm.sh/hook'] === 'test')!;
