@@ -11,8 +11,8 @@ import { Agent, type AgentOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-/** The options that make up a TLS client's identity and trust, all of which go into the agent's key. */
-const TLS_FIELDS = [
+/** The options that go into a SecureContext. */
+const CONTEXT_FIELDS = [
   'ca',
   'cert',
   'key',
@@ -22,9 +22,10 @@ const TLS_FIELDS = [
   'ciphers',
   'ecdhCurve',
   'honorCipherOrder',
-  'rejectUnauthorized',
-  'servername',
 ] as const;
+
+/** The options that make up a TLS client's identity and trust, all of which go into the agent's key. */
+const TLS_FIELDS = [...CONTEXT_FIELDS, 'rejectUnauthorized', 'servername'] as const;
 
 function fingerprint(options: AgentOptions): string {
   const hash = createHash('sha256');
@@ -45,28 +46,9 @@ export class SharedTlsAgent {
   agentFor(options: AgentOptions): Agent {
     const key = fingerprint(options);
     if (this.#current?.key !== key) {
-      const {
-        ca,
-        cert,
-        key: privateKey,
-        pfx,
-        passphrase,
-        crl,
-        ciphers,
-        ecdhCurve,
-        honorCipherOrder,
-      } = options;
-      const context = createSecureContext({
-        ca,
-        cert,
-        key: privateKey,
-        pfx,
-        passphrase,
-        crl,
-        ciphers,
-        ecdhCurve,
-        honorCipherOrder,
-      });
+      const context = createSecureContext(
+        Object.fromEntries(CONTEXT_FIELDS.map((field) => [field, options[field]])),
+      );
       // The previous agent is only dropped: upgraded sockets (the WebSockets) are no longer its own, and
       // without keep-alive it holds no idle ones.
       this.#current = { key, agent: new Agent({ ...options, keepAlive: false, secureContext: context }) };
