@@ -15,7 +15,8 @@
  *  - with --heap-snapshot, a heap snapshot after the steady state and its largest constructors;
  *  - with --cpu-prof, the operator's CPU profile (tmp/bench-operator-prof, written when it exits).
  * The operator runs with the chart's runtime settings (`runtime` in charts/capstan/values.yaml: NODE_OPTIONS
- * and MALLOC_ARENA_MAX), as installed; `--chart-runtime false` runs it with Node's and glibc's defaults.
+ * and MALLOC_ARENA_MAX) and the heap limit Node takes from the chart's memory limit, as installed;
+ * `--chart-runtime false` runs it with Node's and glibc's defaults for this host.
  *
  *   node hack/bench-operator.ts [--apps 100] [--concurrency 4] [--steady-seconds 60] [--coordinate false]
  *                               [--chart-runtime false] [--heap-snapshot] [--cpu-prof] [--kubeconfig FILE]
@@ -266,14 +267,30 @@ function operatorArgs(kubeconfig: string, port: number, snapshotDir: string | un
   ];
 }
 
-/** The environment of the operator's container that the chart sets from `runtime` (none with --chart-runtime false). */
+/** `512Mi` / `1Gi` / `300M` as MiB. */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi|M|G)$/.exec(quantity);
+  if (match === null) throw new Error(`cannot read the memory quantity ${quantity}`);
+  const scale = { Mi: 1, Gi: 1024, M: 1e6 / 1048576, G: 1e9 / 1048576 }[match[2] as 'Mi' | 'Gi' | 'M' | 'G'];
+  return Math.floor(Number(match[1]) * scale);
+}
+
+/**
+ * The environment of the operator's container that the chart sets from `runtime` (none with
+ * --chart-runtime false). In the container Node sizes its heap from the memory limit (old space half of
+ * it: 256 MiB of the chart's 512Mi); a process on this host has no limit, and V8 would let its heap
+ * grow towards a quarter of the machine's memory before collecting, so the same heap limit is given
+ * explicitly.
+ */
 function runtimeEnv(): Record<string, string> {
   if (args['chart-runtime'] === 'false') return {};
   const values = parseYaml(readFileSync(join(root, 'charts/capstan/values.yaml'), 'utf8')) as {
     runtime: { nodeOptions: string; mallocArenaMax: number };
+    resources: { limits: { memory: string } };
   };
+  const heap = Math.floor(mebibytes(values.resources.limits.memory) / 2);
   return {
-    NODE_OPTIONS: values.runtime.nodeOptions,
+    NODE_OPTIONS: `${values.runtime.nodeOptions} --max-old-space-size=${heap}`,
     MALLOC_ARENA_MAX: String(values.runtime.mallocArenaMax),
   };
 }
