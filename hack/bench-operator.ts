@@ -358,7 +358,8 @@ async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<
       idleRssMiB,
       convergedRssMiB,
       steadyRssMiB,
-      peakRssMiB: rssMiB(pid, 'VmHWM'),
+      // The kernel updates VmHWM lazily: it can lag a VmRSS read just before.
+      peakRssMiB: Math.max(rssMiB(pid, 'VmHWM'), convergedRssMiB, steadyRssMiB),
       perAppKiB: Math.round(((steadyRssMiB - idleRssMiB) * 1024) / N),
       reconciles,
       requestsPerReconcile: Math.round((requests / Math.max(1, reconciles)) * 10) / 10,
