@@ -54,7 +54,9 @@ export function summarizeHeapSnapshot(json: string, top: number): string {
   const total = sorted.reduce((sum, [, g]) => sum + g.bytes, 0);
   const lines = sorted
     .slice(0, top)
-    .map(([name, g]) => `${mib(g.bytes).padStart(8)} MiB ${String(g.count).padStart(9)}  ${name.slice(0, 80)}`);
+    .map(
+      ([name, g]) => `${mib(g.bytes).padStart(8)} MiB ${String(g.count).padStart(9)}  ${name.slice(0, 80)}`,
+    );
   return [`heap snapshot: ${mib(total)} MiB in ${byName.size} groups`, ...lines, ''].join('\n');
 }
 
