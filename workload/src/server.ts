@@ -16,6 +16,7 @@ import { healthPlugin } from './plugins/health.ts';
 import type { Readiness } from './plugins/health.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { DEFAULT_MOVE_WAIT_MS, OUTCOME_UNKNOWN, partitionRouter } from './plugins/partition-router.ts';
+import { drainRequestBody } from './request-body-drain.ts';
 import { RequestError, RequestErrorCodes, preview, shortMessage } from './request-errors.ts';
 
 declare module 'fastify' {
@@ -285,7 +286,10 @@ function errorHandler(
       request.routeOptions.bodyLimit ?? this.initialConfig.bodyLimit ?? 1048576,
     );
     request.log.debug({ code: answer.code, statusCode: answer.status }, 'request rejected');
-    void reply.code(answer.status).send({ error: answer.code, message: answer.message });
+    // A body refused unread is read first, so the answer is not lost to a reset (see drainRequestBody).
+    void drainRequestBody(request.raw).then(() =>
+      reply.code(answer.status).send({ error: answer.code, message: answer.message }),
+    );
     return;
   }
   request.log.error({ err: error }, 'request failed');
