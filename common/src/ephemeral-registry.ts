@@ -6,7 +6,8 @@ import { ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
  * their latest data whenever the client opens a fresh session after an expiry.
  *
  * The path identifies the registrant, so a node at that path left by an earlier session (a restarted
- * process whose old session has not expired yet) is replaced, not waited for. Parents must exist.
+ * process whose old session has not expired yet) is replaced at once, atomically, not waited for.
+ * Parents must exist.
  * Failures of a re-creation are reported through `onError` (default: ignored until the next session).
  */
 export class EphemeralRegistry {
@@ -71,7 +72,12 @@ export class EphemeralRegistry {
     throw new Error(`ephemeral ${path}: could not register after 5 attempts`);
   }
 
-  /** True when the existing node is already ours (its data refreshed); otherwise removes it. */
+  /**
+   * True when the existing node is ours now: already (its data refreshed), or taken over from the
+   * session that left it. The takeover removes and re-creates the node in one transaction, so a watcher
+   * of the parent never sees the registrant missing: to the rebalancer, a gap would look like a
+   * departure, and a restarted worker's partitions would start to move.
+   */
   async #adoptOrRemove(path: string, data: Buffer): Promise<boolean> {
     try {
       const node = await this.#client.get(path);
@@ -79,10 +85,20 @@ export class EphemeralRegistry {
         await this.#client.set(path, data, node.stat.version);
         return true;
       }
-      await this.#client.remove(path, node.stat.version);
+      await this.#client
+        .transaction()
+        .remove(path, node.stat.version)
+        .create(path, data, 'ephemeral')
+        .commit();
+      return true;
     } catch (error) {
-      // Raced with its deletion or with another update: the next round sorts it out.
-      if (!isZooKeeperError(error, ZooKeeperErrorCode.NO_NODE, ZooKeeperErrorCode.BAD_VERSION)) throw error;
+      // Raced with its deletion, another update or another takeover: the next round sorts it out.
+      const raced = [
+        ZooKeeperErrorCode.NO_NODE,
+        ZooKeeperErrorCode.BAD_VERSION,
+        ZooKeeperErrorCode.NODE_EXISTS,
+      ];
+      if (!isZooKeeperError(error, ...raced)) throw error;
     }
     return false;
   }

@@ -21,6 +21,12 @@ import type { AppRef } from './zk-paths.ts';
 export interface MemberInfo {
   address: string;
   ports?: Record<string, number>;
+  /**
+   * The session timeout the server granted this worker (written by the worker itself). A member that
+   * disappears without a departure notice had its session expire: the rebalancer then knows it has been
+   * silent for at least this long.
+   */
+  sessionTimeoutMs?: number;
 }
 
 /** The owner of a partition according to the assignment, with its published member data. */
@@ -174,7 +180,7 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
     this.#unwatch.push(this.#client.watchData(assignmentPath(ref), (node) => this.#onAssignment(node)));
     await this.#registry.register(
       memberPath(ref, this.#options.workerId),
-      JSON.stringify(this.#options.member),
+      JSON.stringify({ ...this.#options.member, sessionTimeoutMs: this.#client.sessionTimeoutMs }),
     );
   }
 

@@ -7,7 +7,14 @@ import type { Timers } from './timers.ts';
 import { systemTimers } from './timers.ts';
 import type { Unwatch, ZooKeeperClient } from './zookeeper-client.ts';
 import { ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
-import { appRoot, assignmentPath, leavingNoticePath, membersPath, ownersPath } from './zk-paths.ts';
+import {
+  appRoot,
+  assignmentPath,
+  leavingNoticePath,
+  memberPath,
+  membersPath,
+  ownersPath,
+} from './zk-paths.ts';
 import type { AppRef } from './zk-paths.ts';
 
 export interface RebalancerOptions extends AppRef {
@@ -15,7 +22,11 @@ export interface RebalancerOptions extends AppRef {
   client: ZooKeeperClient;
   /** Number of partitions of the app. */
   partitions: number;
-  /** How long a departed worker keeps its partitions before they move (rebalanceDelaySeconds); default 0. */
+  /**
+   * How long a departed worker keeps its partitions before they move (rebalanceDelaySeconds), counted
+   * from when it went silent; default 0. A member whose session expired (it vanished without a departure
+   * notice) has been silent for its session timeout already, as its member record says.
+   */
   departureDelayMs?: number;
   /**
    * Members that must own nothing: they stay registered and serve until their partitions are claimed
@@ -64,8 +75,13 @@ export class Rebalancer extends EventEmitter<RebalancerEvents> {
   readonly #client: ZooKeeperClient;
   readonly #timers: Timers;
   readonly #live = new Set<string>();
-  /** Workers that own partitions but are not members, with the time their absence was first seen. */
+  /**
+   * Workers that own partitions but are not members, with the time they went silent: when their absence
+   * was first seen, less the session timeout of a member seen to vanish.
+   */
   readonly #departedAt = new Map<string, number>();
+  /** Live members' session timeouts, from their member records. */
+  readonly #sessionTimeouts = new Map<string, number>();
   #record: AssignmentRecord | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #timer: unknown;
@@ -125,7 +141,8 @@ export class Rebalancer extends EventEmitter<RebalancerEvents> {
     const left = [...this.#live].filter((n) => !names.includes(n));
     this.#live.clear();
     for (const n of names) this.#live.add(n);
-    this.#trackDepartures();
+    this.#trackDepartures(left);
+    for (const n of joined) void this.#readSessionTimeout(n);
     if (left.length > 0) void this.#honourLeavingNotices(left);
     if (joined.length === 0 && left.length === 0) return;
     const reason = [
@@ -168,18 +185,49 @@ export class Rebalancer extends EventEmitter<RebalancerEvents> {
     });
   }
 
-  /** Updates the departure times and schedules the next delayed rebalance. */
-  #trackDepartures(): void {
+  /**
+   * Remembers a joined member's session timeout. A member without one (an older worker) or unreadable
+   * counts as silent only from when it is seen gone.
+   */
+  async #readSessionTimeout(worker: string): Promise<void> {
+    try {
+      const node = await this.#client.get(memberPath(this.#options, worker));
+      const { sessionTimeoutMs } = JSON.parse(node.data.toString('utf8')) as { sessionTimeoutMs?: unknown };
+      if (typeof sessionTimeoutMs === 'number' && sessionTimeoutMs > 0 && this.#live.has(worker))
+        this.#sessionTimeouts.set(worker, sessionTimeoutMs);
+    } catch (error) {
+      if (!isZooKeeperError(error, ZooKeeperErrorCode.NO_NODE))
+        this.#options.logger?.warn({ err: error, worker }, 'could not read a member record');
+    }
+  }
+
+  /**
+   * Updates the departure times and schedules the next delayed rebalance. A member seen to vanish
+   * (`left`) had its session end: closed by a worker leaving on purpose, which left a notice (see
+   * {@link #honourLeavingNotices}), or expired, which takes the session timeout of silence. Either way its
+   * silence is dated back by that timeout; a worker restarted in its pod replaces its member record
+   * atomically, so it never vanishes. Owners absent at the start (or without a known timeout) date from
+   * now.
+   */
+  #trackDepartures(left: readonly string[] = []): void {
     const now = this.#timers.now();
     const owners = new Set(ownersOf(this.#record).filter((o): o is string => o !== undefined));
     for (const w of this.#departedAt.keys())
       if (this.#live.has(w) || !owners.has(w)) this.#departedAt.delete(w);
-    for (const w of owners) if (!this.#live.has(w) && !this.#departedAt.has(w)) this.#departedAt.set(w, now);
+    for (const w of owners)
+      if (!this.#live.has(w) && !this.#departedAt.has(w))
+        this.#departedAt.set(w, now - this.#silence(w, left));
+    for (const w of left) this.#sessionTimeouts.delete(w);
     const delay = this.#options.departureDelayMs ?? 0;
     // Only future deadlines: a rebalance that finds a passed one moves its partitions (or cannot, with no
     // live worker at all, and then the next membership change triggers it), so re-arming it would spin.
     const deadlines = [...this.#departedAt.values()].map((t) => t + delay).filter((t) => t > now);
     if (deadlines.length > 0) this.#armTimer(Math.min(...deadlines), 'departure delay elapsed');
+  }
+
+  /** How long `worker` has been silent when its absence is first seen: its session timeout if it just left. */
+  #silence(worker: string, left: readonly string[]): number {
+    return left.includes(worker) ? (this.#sessionTimeouts.get(worker) ?? 0) : 0;
   }
 
   #armTimer(at: number, reason: string): void {

@@ -42,7 +42,8 @@ export const FailurePolicySpec = Type.Object(
     rebalanceDelaySeconds: Type.Integer({
       description:
         `Seconds a failed worker's partitions wait before they move to other workers, 0 to ${REBALANCE_DELAY_MAX_SECONDS}, ` +
-        'so a quick container restart does not shuffle partitions. Default: 10.',
+        'so a quick container restart does not shuffle partitions. Counted from when the worker went silent: ' +
+        'one whose ZooKeeper session expired has been silent for its session timeout already. Default: 10.',
       default: 10,
       minimum: 0,
       maximum: REBALANCE_DELAY_MAX_SECONDS,

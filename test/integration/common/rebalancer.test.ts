@@ -1,23 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { decodeAssignment } from '../../../common/src/assignment-record.ts';
+import { decodeAssignment, ownersOf } from '../../../common/src/assignment-record.ts';
 import type { AssignmentRecord } from '../../../common/src/assignment-record.ts';
 import { PartitionOwnership } from '../../../common/src/partition-ownership.ts';
 import { Rebalancer } from '../../../common/src/rebalancer.ts';
 import { connect } from '../../../common/src/zookeeper-client.ts';
 import type { ZooKeeperClient } from '../../../common/src/zookeeper-client.ts';
-import { assignmentPath, ownerPath } from '../../../common/src/zk-paths.ts';
+import { assignmentPath, memberPath, membersPath, ownerPath } from '../../../common/src/zk-paths.ts';
 import { startZooKeeper, waitUntil } from '../../../workload/src/local/index.ts';
 import type { ZooKeeperService } from '../../../workload/src/local/index.ts';
 
 const APP = { namespace: 'default', app: 'orders' };
 const PARTITIONS = 12;
 const SESSION_MS = 4_000;
-const DELAY_MS = 1_500;
+// Above the session timeout: a worker whose session ended has been silent for that long already, so
+// 1.5 s of the delay are left when its member record vanishes.
+const DELAY_MS = SESSION_MS + 1_500;
 
 interface Worker {
   id: string;
   client: ZooKeeperClient;
   ownership: PartitionOwnership;
+}
+
+/** A worker with its own session, registered and claiming what the assignment gives it. */
+async function newWorker(zk: ZooKeeperService, id: string): Promise<Worker> {
+  const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: SESSION_MS });
+  const ownership = new PartitionOwnership({ ...APP, client, workerId: id, member: { address: `${id}:80` } });
+  await ownership.start();
+  return { id, client, ownership };
 }
 
 describe('rebalancer with three workers', () => {
@@ -52,15 +62,7 @@ describe('rebalancer with three workers', () => {
   }
 
   async function startWorker(id: string): Promise<Worker> {
-    const client = await connect({ connectString: zk.connectString, sessionTimeoutMs: SESSION_MS });
-    const ownership = new PartitionOwnership({
-      ...APP,
-      client,
-      workerId: id,
-      member: { address: `${id}:80` },
-    });
-    await ownership.start();
-    const worker = { id, client, ownership };
+    const worker = await newWorker(zk, id);
     workers.push(worker);
     return worker;
   }
@@ -107,7 +109,7 @@ describe('rebalancer with three workers', () => {
     const lostAt = Date.now();
     await lost.client.close();
     await until('rebalancer saw the departure', () => !rebalancer.members.includes(lost.id));
-    // Inside the delay nothing moves.
+    // Inside the rest of the delay nothing moves.
     expect((await assignment())!.partitions.map((e) => e.owner)).toEqual(
       before.partitions.map((e) => e.owner),
     );
@@ -162,5 +164,64 @@ describe('rebalancer with three workers', () => {
     // Three live workers again: each survivor hands over what exceeds its new share (12 / 3).
     expect(movedToD).toHaveLength(PARTITIONS - 2 * (PARTITIONS / 3));
     expect(overlaps).toEqual([]);
+  }, 90_000);
+});
+
+describe('rebalancer: when a worker went silent', () => {
+  let zk: ZooKeeperService;
+  let client: ZooKeeperClient;
+  let rebalancer: Rebalancer | undefined;
+  const workers: Worker[] = [];
+
+  beforeAll(async () => {
+    zk = await startZooKeeper();
+    client = await connect({ connectString: zk.connectString, sessionTimeoutMs: SESSION_MS });
+  }, 60_000);
+
+  afterAll(async () => {
+    await rebalancer?.close();
+    for (const w of workers) await w.ownership.close().catch(() => undefined);
+    await Promise.all([...workers.map((w) => w.client.close()), client?.close()]);
+    await zk?.stop();
+  });
+
+  it('dates a vanished member back by its session timeout, and a worker restarted with a new session never vanishes', async () => {
+    // The delay is within the session timeout (4 s): a member whose session ended has waited it out.
+    rebalancer = new Rebalancer({ ...APP, client, partitions: PARTITIONS, departureDelayMs: 3_000 });
+    await rebalancer.start();
+    for (const id of ['w-a', 'w-b', 'w-c']) workers.push(await newWorker(zk, id));
+    const owned = (id: string): number =>
+      ownersOf(rebalancer!.lastRebalance?.record).filter((o) => o === id).length;
+    await waitUntil(() => Promise.resolve(['w-a', 'w-b', 'w-c'].every((id) => owned(id) === 4)), {
+      what: 'four partitions each',
+      timeoutMs: 30_000,
+    });
+    const member = JSON.parse((await client.get(memberPath(APP, 'w-a'))).data.toString('utf8')) as object;
+    expect(member).toEqual({ address: 'w-a:80', sessionTimeoutMs: SESSION_MS });
+
+    // w-c restarts: a new process, a new session, while the old session still lives. Its member record
+    // is taken over in one transaction, so the member list never lacks it.
+    const lists: string[][] = [];
+    const unwatch = client.watchChildren(membersPath(APP), (names) => lists.push(names ?? []));
+    const restarted = await newWorker(zk, 'w-c');
+    const old = workers.splice(2, 1, restarted)[0]!;
+    // The old process is gone: its session ends with it (closing its ownership after that touches nothing).
+    await old.client.close();
+    await old.ownership.close().catch(() => undefined);
+    expect((await client.exists(memberPath(APP, 'w-c')))?.ephemeralOwner).toBe(restarted.client.sessionId);
+    unwatch();
+    expect(lists.filter((names) => !names.includes('w-c'))).toEqual([]);
+    expect(rebalancer.members).toEqual(['w-a', 'w-b', 'w-c']);
+
+    // w-b's session ends without a departure notice: its partitions move on that membership change,
+    // not when a timer for the rest of the delay fires.
+    const lost = workers.splice(1, 1)[0]!;
+    await lost.client.close();
+    await waitUntil(() => Promise.resolve(owned('w-b') === 0), {
+      what: 'w-b’s partitions moved',
+      timeoutMs: 30_000,
+    });
+    expect(rebalancer.lastRebalance?.reason).toBe('members changed (left: w-b)');
+    expect([owned('w-a'), owned('w-c')]).toEqual([6, 6]);
   }, 90_000);
 });

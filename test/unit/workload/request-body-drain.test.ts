@@ -28,20 +28,20 @@ async function uploadThenRead(port: number): Promise<{ answer: string; error?: s
   const size = 16 * 1024 * 1024;
   const socket = connect(port, '127.0.0.1');
   let answer = '';
+  let error: string | undefined;
   socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  socket.on('error', (failure: NodeJS.ErrnoException) => (error ??= failure.code ?? failure.message));
   return new Promise((resolve) => {
-    socket.once('error', (error: NodeJS.ErrnoException) =>
-      resolve({ answer, error: error.code ?? error.message }),
-    );
-    socket.once('end', () => resolve({ answer }));
-    socket.once('connect', async () => {
+    socket.once('close', () => resolve(error === undefined ? { answer } : { answer, error }));
+    const send = async (): Promise<void> => {
       socket.write(`POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: ${size}\r\n\r\n`);
       const piece = Buffer.alloc(64 * 1024, 'x');
       for (let sent = 0; sent < size && !socket.destroyed; sent += piece.length) {
         if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
         await new Promise((r) => setImmediate(r));
       }
-    });
+    };
+    socket.once('connect', () => void send());
   });
 }
 
