@@ -9,7 +9,7 @@ const transform: Config['transform'] = {
   ],
 };
 // tmp/ holds clusters' etcd data (whose *.snap files jest would take for snapshots) and .tools/ a Node build.
-const ignored = ['<rootDir>/tmp/', '<rootDir>/.tools/', '<rootDir>/node_modules/'];
+const ignored = ['<rootDir>/tmp/', '<rootDir>/.tools/', '<rootDir>/node_modules/', '<rootDir>/dist/'];
 const common = {
   transform,
   extensionsToTreatAsEsm: ['.ts'],

@@ -1,21 +1,25 @@
 // `make bench-failover`: how long the partitions of a worker killed with -9 go unserved, on the real
 // nodes, with the operator installed by helm and examples/minimal.yaml (3 workers, 64 partitions, the
-// default 10 s ZooKeeper session timeout). Two cases, ROUNDS each (default 3):
+// default 10 s ZooKeeper session timeout). Three cases, ROUNDS each (default 3):
 //   restart       kill -9 of the worker container's process; the kubelet restarts it in its pod and the
 //                 new process takes its partitions back (its incarnation proves the old one dead)
 //   pod-deleted   the pod deleted and its worker process killed with -9 before it can drain: the API
 //                 proves the process dead once the pod is gone, and the operator moves its partitions
+//   node-failed   the worker's node failed (its kubelet stopped, its containers frozen): nothing proves
+//                 the process dead, so its partitions move when its ZooKeeper session expires. Everything
+//                 else (operator, ZooKeeper, Redis, HAProxy, the other workers) runs on the other node
 // For each round: the time from the kill until every partition is served again, the partitions moved
 // against the dead worker's share, GETs through HAProxy that failed meanwhile, and any partition two
 // workers served at once. Timings are reported, not asserted. Reuses a running tmp/cluster, else starts
 // one and stops it at the end.
 import { join, resolve } from 'node:path';
-import { stopLocalCluster } from './local-cluster/cluster.ts';
+import { failNode, restoreNode, stopLocalCluster } from './local-cluster/cluster.ts';
 import { killContainer } from './local-cluster/containers.ts';
 import { appPods, appUrls, applyApp, deployUpstream, waitAppReady, type PodJson } from './demo/app-steps.ts';
 import { clusterForRun } from './demo/cluster-step.ts';
 import {
   OPERATOR_IMAGE,
+  getJson,
   installOperator,
   repoRoot,
   restrictedNamespace,
@@ -49,7 +53,7 @@ interface Round {
   doubles: number;
 }
 
-type Case = 'restart' | 'pod-deleted';
+type Case = 'restart' | 'pod-deleted' | 'node-failed';
 
 /** Which worker serves each partition now, by what the workers at `ips` say (a dead one says nothing). */
 async function servedBy(ips: (string | undefined)[]): Promise<Map<number, string>> {
@@ -75,6 +79,86 @@ function workerContainerId(pod: PodJson): string {
   const id = pod.status.containerStatuses?.find((c) => c.name === 'worker')?.containerID;
   if (id === undefined) throw new Error(`pod ${pod.metadata.name} has no running worker container`);
   return id;
+}
+
+/** Deletes the pods of `namespace` on `node` (cordoned), so that their controllers recreate them elsewhere. */
+async function moveOff(steps: Steps, namespace: string, node: string): Promise<void> {
+  const list = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', namespace]);
+  for (const p of list?.items ?? [])
+    if (p.spec.nodeName === node)
+      await step(steps, 'kubectl', ['delete', 'pod', p.metadata.name, '-n', namespace, '--wait=false']);
+}
+
+/** Everything on `survivor` but the victim worker, which is recreated on `failed`; returns its pod. */
+async function placeVictim(steps: Steps, victim: string, failed: string, survivor: string): Promise<PodJson> {
+  await step(steps, 'kubectl', ['cordon', failed]);
+  for (const ns of ['capstan-system', 'default', NAMESPACE]) await moveOff(steps, ns, failed);
+  for (const [ns, rollout] of [
+    ['capstan-system', 'deployment/capstan-operator'],
+    ['default', 'deployment/backend'],
+  ] as const)
+    await step(steps, 'kubectl', ['rollout', 'status', rollout, '-n', ns, '--timeout=180s']);
+  await waitAppReady(steps, NAMESPACE, APP);
+  await step(steps, 'kubectl', ['uncordon', failed]);
+  await step(steps, 'kubectl', ['cordon', survivor]);
+  await step(steps, 'kubectl', ['delete', 'pod', victim, '-n', NAMESPACE, '--wait=true']);
+  try {
+    return await waitFor(`${victim} Ready on ${failed}`, async () => {
+      const pod = await getJson<PodJson>(steps, ['pod', victim, '-n', NAMESPACE]);
+      const ready = pod?.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return ready && pod?.spec.nodeName === failed ? pod : undefined;
+    });
+  } finally {
+    await step(steps, 'kubectl', ['uncordon', survivor]);
+  }
+}
+
+/**
+ * A failed node under one worker: from the failure until the other workers serve every partition.
+ * The node is brought back afterwards and the victim, whose session expired, rejoins.
+ */
+async function nodeRound(steps: Steps, haproxy: string, nodes: string[], index: number): Promise<Round> {
+  const [survivor, failed] = nodes as [string, string];
+  const victim = `${APP}-worker-${index % 3}`;
+  const placed = await placeVictim(steps, victim, failed, survivor);
+  const workers = await appPods(steps, NAMESPACE, APP, 'worker');
+  const survivors = workers.filter((p) => p.metadata.name !== victim).map((p) => p.status.podIP);
+  const before = await waitFor('every partition served before the round', async () => {
+    const served = await servedBy(workers.map((p) => p.status.podIP));
+    return served.size === PARTITIONS && [...served.values()].includes(victim) ? served : undefined;
+  });
+  const share = [...before.values()].filter((w) => w === victim).length;
+  const observers = observeFailover({
+    haproxy,
+    prefix: `bench-node-${index}`,
+    keys: 64,
+    workerUrls: survivors.map((ip) => `http://${ip}:8080`),
+  });
+  const failedAt = Date.now();
+  await failNode(clusterDir, failed);
+  let after: Map<number, string>;
+  try {
+    // A frozen worker's address accepts connections and never answers: only the survivors are asked.
+    after = await pollUntil(`the partitions of ${victim} served by the others`, async () => {
+      const served = await servedBy(survivors);
+      return served.size === PARTITIONS ? served : undefined;
+    });
+  } finally {
+    await restoreNode(clusterDir, failed);
+  }
+  const failoverMs = Date.now() - failedAt;
+  const { load: during, owners: sampled } = await observers.stop();
+  await waitAppReady(steps, NAMESPACE, APP);
+  return {
+    failoverMs,
+    moved: [...after].filter(([p, w]) => before.get(p) !== w).length,
+    share,
+    restartsBefore: placed.status.containerStatuses?.find((c) => c.name === 'worker')?.restartCount ?? 0,
+    ok: during.ok,
+    failed: during.failed,
+    failures: JSON.stringify(Object.fromEntries(during.failures)),
+    doubles: sampled.doubles.length,
+  };
 }
 
 async function round(steps: Steps, haproxy: string, kind: Case, index: number): Promise<Round> {
@@ -151,10 +235,13 @@ async function main(): Promise<void> {
     out(
       `${ROUNDS} rounds per case on ${state.realNodes.join(' and ')}; ${PARTITIONS} partitions over 3 workers`,
     );
-    for (const kind of ['restart', 'pod-deleted'] as const) {
+    for (const kind of ['restart', 'pod-deleted', 'node-failed'] as const) {
       const rounds: Round[] = [];
       for (let i = 0; i < ROUNDS; i++) {
-        const r = await round(steps, haproxy, kind, i);
+        const r =
+          kind === 'node-failed'
+            ? await nodeRound(steps, haproxy, state.realNodes, i)
+            : await round(steps, haproxy, kind, i);
         out(
           `  ${kind} #${i + 1}: ${r.failoverMs} ms (restarts before ${r.restartsBefore}), moved ${r.moved} of a share of ${r.share}, ` +
             `GETs ${r.ok} ok ${r.failed} failed ${r.failures}`,

@@ -56,7 +56,7 @@ declare -A REF=(
 declare -A BASE=([node]=debian [capstan]=node [redis]=debian [zookeeper]=debian [haproxy]=debian [pause]=debian)
 # What each image's key hashes, relative to the repository (for capstan: what the Dockerfile copies).
 declare -A INPUTS=(
-  [capstan]="Dockerfile .dockerignore package.json package-lock.json common/src operator/src workload/src"
+  [capstan]="Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json common/src operator/src workload/src"
 )
 declare -A KEY=()
 

@@ -149,7 +149,7 @@ export function upstreamObjects(namespace: string, image: string): object[] {
   const container = {
     name: 'backend',
     image,
-    command: ['node', 'workload/src/cli.ts', 'upstream', '--port', '8080'],
+    command: ['node', 'workload/src/cli.js', 'upstream', '--port', '8080'],
     ports: [{ name: 'http', containerPort: 8080 }],
     readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 2 },
     securityContext: RESTRICTED_CONTAINER,

@@ -290,8 +290,8 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     const [worker] = await appPods(steps, NAMESPACE, APP, 'worker');
     // Inside a worker container: its own client module, the worker identity from its environment.
     const script = [
-      "const { connect } = await import('/app/common/src/zookeeper-client.ts');",
-      "const { workerAccess } = await import('/app/common/src/zookeeper-acl.ts');",
+      "const { connect } = await import('/app/common/src/zookeeper-client.js');",
+      "const { workerAccess } = await import('/app/common/src/zookeeper-acl.js');",
       'const e = process.env; const path = `/capstan/${e.CAPSTAN_NAMESPACE}/${e.CAPSTAN_APP_NAME}/assignment`;',
       'const outcome = (p) => p.then(() => "ok", (err) => err.code);',
       'const open = (access) => connect({ connectString: e.CAPSTAN_ZOOKEEPER_CONNECT, ...access });',

@@ -55,7 +55,7 @@ function ownerMapContainer(app: DistributedApp, observed: Observed): V1Container
   return {
     name: 'owner-map',
     image: app.spec.workers.image,
-    command: ['node', 'workload/src/owner-map-main.ts'],
+    command: ['node', 'workload/src/owner-map-main.js'],
     env: [
       { name: 'CAPSTAN_NAMESPACE', value: namespace },
       { name: 'CAPSTAN_APP_NAME', value: name },

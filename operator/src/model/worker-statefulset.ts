@@ -20,7 +20,7 @@ function workerContainer(app: DistributedApp, observed: Observed): V1Container {
   return {
     name: 'worker',
     image: workers.image,
-    command: ['node', 'workload/src/main.ts'],
+    command: ['node', 'workload/src/main.js'],
     env: workerEnv(app, observed),
     ports: [{ name: 'http', containerPort: PORTS.worker, protocol: 'TCP' }],
     startupProbe: {
