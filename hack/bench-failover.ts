@@ -147,13 +147,28 @@ async function nodeRound(steps: Steps, haproxy: string, nodes: string[], index: 
     await restoreNode(clusterDir, failed);
   }
   const failoverMs = Date.now() - failedAt;
+  return finishRound(steps, observers, { failoverMs, before, after, share, victim: placed });
+}
+
+/** Stops the observers, waits for the app to be Ready again and sums the round up. */
+async function finishRound(
+  steps: Steps,
+  observers: ReturnType<typeof observeFailover>,
+  r: {
+    failoverMs: number;
+    before: Map<number, string>;
+    after: Map<number, string>;
+    share: number;
+    victim: PodJson;
+  },
+): Promise<Round> {
   const { load: during, owners: sampled } = await observers.stop();
   await waitAppReady(steps, NAMESPACE, APP);
   return {
-    failoverMs,
-    moved: [...after].filter(([p, w]) => before.get(p) !== w).length,
-    share,
-    restartsBefore: placed.status.containerStatuses?.find((c) => c.name === 'worker')?.restartCount ?? 0,
+    failoverMs: r.failoverMs,
+    moved: [...r.after].filter(([p, w]) => r.before.get(p) !== w).length,
+    share: r.share,
+    restartsBefore: r.victim.status.containerStatuses?.find((c) => c.name === 'worker')?.restartCount ?? 0,
     ok: during.ok,
     failed: during.failed,
     failures: JSON.stringify(Object.fromEntries(during.failures)),
@@ -193,18 +208,7 @@ async function round(steps: Steps, haproxy: string, kind: Case, index: number): 
       : undefined;
   });
   const failoverMs = Date.now() - killedAt;
-  const { load: during, owners: sampled } = await observers.stop();
-  await waitAppReady(steps, NAMESPACE, APP);
-  return {
-    failoverMs,
-    moved: [...after].filter(([p, w]) => before.get(p) !== w).length,
-    share,
-    restartsBefore: victim.status.containerStatuses?.find((c) => c.name === 'worker')?.restartCount ?? 0,
-    ok: during.ok,
-    failed: during.failed,
-    failures: JSON.stringify(Object.fromEntries(during.failures)),
-    doubles: sampled.doubles.length,
-  };
+  return finishRound(steps, observers, { failoverMs, before, after, share, victim });
 }
 
 function report(kind: Case, rounds: Round[]): void {
