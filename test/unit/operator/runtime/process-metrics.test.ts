@@ -100,7 +100,9 @@ describe('ProcessMetrics', () => {
     const histogram = created[0]!;
     try {
       expect(histogram.enable()).toBe(false); // already enabled
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Until the histogram holds a sample (its timer runs every 10 ms; a busy machine may delay the first).
+      for (let waited = 0; histogram.count === 0 && waited < 10_000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       expect(valueOf(await registry.metrics(), 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThan(0);
       expect(histogram.count).toBe(0); // reset by the collection
       metrics.stop();
