@@ -57,7 +57,7 @@ export class EphemeralRegistry {
   }
 
   async #ensure(path: string): Promise<void> {
-    // Bounded: each round either creates the node or removes a stale one that another session left.
+    // Bounded: each round creates the node, adopts it or takes over a stale one another session left.
     for (let attempt = 0; attempt < 5; attempt++) {
       const data = this.#nodes.get(path);
       if (data === undefined) return;
@@ -67,7 +67,7 @@ export class EphemeralRegistry {
       } catch (error) {
         if (!isZooKeeperError(error, ZooKeeperErrorCode.NODE_EXISTS)) throw error;
       }
-      if (await this.#adoptOrRemove(path, data)) return;
+      if (await this.#adoptOrTakeOver(path, data)) return;
     }
     throw new Error(`ephemeral ${path}: could not register after 5 attempts`);
   }
@@ -78,7 +78,7 @@ export class EphemeralRegistry {
    * of the parent never sees the registrant missing: to the rebalancer, a gap would look like a
    * departure, and a restarted worker's partitions would start to move.
    */
-  async #adoptOrRemove(path: string, data: Buffer): Promise<boolean> {
+  async #adoptOrTakeOver(path: string, data: Buffer): Promise<boolean> {
     try {
       const node = await this.#client.get(path);
       if (node.stat.ephemeralOwner === this.#client.sessionId) {
