@@ -103,9 +103,14 @@ describe('per-app ZooKeeper ACLs', () => {
 
   it('lets the workers register and serve every partition under the operator tightened tree', async () => {
     await waitUntil(
-      () => Promise.resolve(workers.reduce((sum, w) => sum + w.serving().size, 0) === PARTITIONS),
+      // Both workers serving: the first one to register may serve everything before the second joins.
+      () =>
+        Promise.resolve(
+          workers.every((w) => w.serving().size > 0) &&
+            workers.reduce((sum, w) => sum + w.serving().size, 0) === PARTITIONS,
+        ),
       {
-        what: 'every partition served',
+        what: 'every partition served, by both workers',
         timeoutMs: 30_000,
       },
     );
