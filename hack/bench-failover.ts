@@ -15,7 +15,15 @@
 import { join, resolve } from 'node:path';
 import { failNode, restoreNode, stopLocalCluster } from './local-cluster/cluster.ts';
 import { killContainer } from './local-cluster/containers.ts';
-import { appPods, appUrls, applyApp, deployUpstream, waitAppReady, type PodJson } from './demo/app-steps.ts';
+import {
+  appPods,
+  appUrls,
+  applyApp,
+  deletePodsOn,
+  deployUpstream,
+  waitAppReady,
+  type PodJson,
+} from './demo/app-steps.ts';
 import { clusterForRun } from './demo/cluster-step.ts';
 import {
   OPERATOR_IMAGE,
@@ -81,18 +89,10 @@ function workerContainerId(pod: PodJson): string {
   return id;
 }
 
-/** Deletes the pods of `namespace` on `node` (cordoned), so that their controllers recreate them elsewhere. */
-async function moveOff(steps: Steps, namespace: string, node: string): Promise<void> {
-  const list = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', namespace]);
-  for (const p of list?.items ?? [])
-    if (p.spec.nodeName === node)
-      await step(steps, 'kubectl', ['delete', 'pod', p.metadata.name, '-n', namespace, '--wait=false']);
-}
-
 /** Everything on `survivor` but the victim worker, which is recreated on `failed`; returns its pod. */
 async function placeVictim(steps: Steps, victim: string, failed: string, survivor: string): Promise<PodJson> {
   await step(steps, 'kubectl', ['cordon', failed]);
-  for (const ns of ['capstan-system', 'default', NAMESPACE]) await moveOff(steps, ns, failed);
+  for (const ns of ['capstan-system', 'default', NAMESPACE]) await deletePodsOn(steps, ns, failed);
   for (const [ns, rollout] of [
     ['capstan-system', 'deployment/capstan-operator'],
     ['default', 'deployment/backend'],

@@ -215,3 +215,24 @@ export async function deployUpstream(steps: Steps, objects: object[], namespace:
     '--timeout=180s',
   ]);
 }
+
+/**
+ * Deletes the pods of `namespace` (those matching `selector`, if given) that run on `node`, without
+ * waiting, so that their controllers recreate them elsewhere once the node is cordoned.
+ */
+export async function deletePodsOn(
+  steps: Steps,
+  namespace: string,
+  node: string,
+  selector?: string,
+): Promise<void> {
+  const list = await getJson<{ items: PodJson[] }>(steps, [
+    'pods',
+    '-n',
+    namespace,
+    ...(selector === undefined ? [] : ['-l', selector]),
+  ]);
+  for (const p of list?.items ?? [])
+    if (p.spec.nodeName === node)
+      await step(steps, 'kubectl', ['delete', 'pod', p.metadata.name, '-n', namespace, '--wait=false']);
+}

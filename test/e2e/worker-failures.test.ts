@@ -11,6 +11,7 @@ import {
   appPods,
   appUrls,
   applyApp,
+  deletePodsOn,
   deployUpstream,
   waitAppReady,
   type PodJson,
@@ -91,9 +92,7 @@ describe('worker failures on the real nodes', () => {
 
   /** Moves every pod of `namespace` matching `selector` off FAILED (which is cordoned), waiting for the rollout. */
   async function moveOffFailed(namespace: string, selector: string, rollout: string): Promise<void> {
-    const list = await getJson<{ items: PodJson[] }>(steps, ['pods', '-n', namespace, '-l', selector]);
-    const there = (list?.items ?? []).filter((p) => p.spec.nodeName === FAILED);
-    for (const p of there) await kubectl(['delete', 'pod', p.metadata.name, '-n', namespace, '--wait=false']);
+    await deletePodsOn(steps, namespace, FAILED, selector);
     await kubectl(['rollout', 'status', rollout, '-n', namespace, '--timeout=180s']);
   }
 

@@ -65,6 +65,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorate('capstan', { directory, metrics });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler(options.definition));
+  // Any answer sent before the request's body was read (fastify's 413 and 415 are) waits until the
+  // rest of the body is read, so that the answer is not lost to a reset (see drainRequestBody). A
+  // request whose body was read, the usual case, passes straight through.
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (request.raw.complete) done(null, payload);
+    else void drainRequestBody(request.raw).then(() => done(null, payload));
+  });
   const forwarder = new Forwarder({
     workerId: directory.workerId,
     timeoutMs: options.routing?.forwardTimeoutMs ?? 5000,
@@ -286,10 +293,7 @@ function errorHandler(
       request.routeOptions.bodyLimit ?? this.initialConfig.bodyLimit ?? 1048576,
     );
     request.log.debug({ code: answer.code, statusCode: answer.status }, 'request rejected');
-    // A body refused unread is read first, so the answer is not lost to a reset (see drainRequestBody).
-    void drainRequestBody(request.raw).then(() =>
-      reply.code(answer.status).send({ error: answer.code, message: answer.message }),
-    );
+    void reply.code(answer.status).send({ error: answer.code, message: answer.message });
     return;
   }
   request.log.error({ err: error }, 'request failed');
