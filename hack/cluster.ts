@@ -6,7 +6,7 @@
 // CAPSTAN_KWOK_NODES fake kwok nodes beside them (default 0 with real nodes, 3 without).
 import { join, resolve } from 'node:path';
 import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts';
-import { describeFootprint, measureFootprint } from './local-cluster/footprint.ts';
+import { describeFootprint, machineBusyTicks, measureFootprint } from './local-cluster/footprint.ts';
 
 const dir = resolve(process.env.CAPSTAN_STATE_DIR ?? join(import.meta.dirname, '..', 'tmp', 'cluster'));
 
@@ -50,8 +50,13 @@ if (command === 'up') await up();
 else if (command === 'down') await stopLocalCluster(dir);
 else if (command === 'footprint') {
   const seconds = Number(process.argv[3] ?? '30');
+  const [busyBefore, started] = [await machineBusyTicks(), Date.now()];
   const lines = await measureFootprint(await readClusterState(dir), seconds * 1000);
-  process.stdout.write(`${describeFootprint(lines)}\n(CPU: share of one core over ${seconds} s)\n`);
+  const machine = (((await machineBusyTicks()) - busyBefore) * 1000) / (Date.now() - started); // a tick is 10 ms
+  process.stdout.write(
+    `${describeFootprint(lines)}\n(CPU: share of one core over ${seconds} s; ` +
+      `the whole machine was busy ${machine.toFixed(1)} % of one core meanwhile)\n`,
+  );
 } else {
   process.stderr.write('usage: node hack/cluster.ts up|down|footprint [seconds]\n');
   process.exitCode = 2;

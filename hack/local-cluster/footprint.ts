@@ -32,7 +32,9 @@ async function readProcess(
     const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     return {
       ppid: Number(fields[1]),
-      cpuTicks: Number(fields[11]) + Number(fields[12]),
+      // utime + stime, plus cutime + cstime: what its exited children used (exec probes, runc, CNI
+      // plugins live for milliseconds and would otherwise never be seen).
+      cpuTicks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
       rssBytes: rssKb * 1024,
       cgroup,
       cmdline,
@@ -98,6 +100,16 @@ export async function measureFootprint(
     groups.set(p.group, line);
   }
   return [...groups.values()].sort((a, b) => b.rssMiB - a.rssMiB);
+}
+
+/**
+ * CPU ticks the whole machine spent busy so far (every process and the kernel, all cores), from
+ * /proc/stat: a check on the per-process sum, which cannot see what the kernel does for the cluster.
+ */
+export async function machineBusyTicks(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return [user, nice, system, irq, softirq, steal].reduce<number>((sum, t) => sum + (t ?? 0), 0);
 }
 
 /** A table of {@link measureFootprint}'s lines with a total. */

@@ -90,6 +90,10 @@ imports = []
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
+  # CPU samples of every container for the CRI's UsageNanoCores every 10 s, like the kubelet's
+  # housekeeping, instead of every second: at 1 s, asking each shim for its cgroup stats was the
+  # largest part of an idle node's CPU.
+  stats_collect_period = '10s'
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = 'runc'
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
