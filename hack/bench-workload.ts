@@ -6,11 +6,12 @@
  * The cache-hit load comes from wrk (hack/wrk.ts; `make bootstrap` installs it), not from this process.
  *
  *   node hack/bench-workload.ts [--kills 10] [--seconds 5] [--memory-entries 10000 (0: no memory tier)]
+ *                               [--cpu-prof DIR (V8 CPU profiles of the workers and the plain servers)]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -60,6 +61,20 @@ async function baselineServer(port: number, redisUrl: string, upstream: string):
     return reply.type('application/json').send(await flight);
   });
   await app.listen({ host: '127.0.0.1', port });
+  // Exit rather than die of the signal, so that a --cpu-prof profile gets written.
+  process.once(
+    'SIGTERM',
+    () =>
+      void app
+        .close()
+        .then(() => redis.quit())
+        .finally(() => process.exit(0)),
+  );
+}
+
+/** Node flags that make a process write its V8 CPU profile into `dir` when it exits (none without). */
+function cpuProfFlags(dir: string | undefined): string[] {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -238,12 +253,16 @@ async function forwardedBy(fleet: LocalFleet, except?: string): Promise<number> 
 }
 
 /** The plain fleet: WORKERS baseline processes behind an HAProxy with the fleet's own config, unrouted. */
-async function plainFleet(fleet: LocalFleet): Promise<{ url: string; stop: () => Promise<void> }> {
+async function plainFleet(
+  fleet: LocalFleet,
+  cpuProfDir: string | undefined,
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const ports = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
   const processes = ports.map((port) =>
     spawn(
       process.execPath,
       [
+        ...cpuProfFlags(cpuProfDir),
         fileURLToPath(import.meta.url),
         '--baseline-server',
         String(port),
@@ -269,7 +288,9 @@ async function plainFleet(fleet: LocalFleet): Promise<{ url: string; stop: () =>
   return {
     url: haproxy.url,
     stop: async () => {
+      const exited = processes.map((p) => new Promise((resolve) => p.once('exit', resolve)));
       for (const p of processes) p.kill('SIGTERM');
+      await Promise.all(exited);
       await haproxy.stop();
     },
   };
@@ -285,8 +306,8 @@ async function fetchesPerKey(fleet: LocalFleet, url: string, prefix: string): Pr
   return keys.map((k) => fleet.upstream!.fetches().get(k) ?? 0);
 }
 
-async function dataPath(fleet: LocalFleet, seconds: number): Promise<void> {
-  const plain = await plainFleet(fleet);
+async function dataPath(fleet: LocalFleet, seconds: number, cpuProfDir?: string): Promise<void> {
+  const plain = await plainFleet(fleet, cpuProfDir);
   const routing = fleet.ownerMap!;
   const dir = await mkdtemp(join(tmpdir(), 'capstan-bench-wrk-'));
   try {
@@ -357,6 +378,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '5' },
       'memory-entries': { type: 'string', default: '10000' },
       'baseline-server': { type: 'boolean' },
+      'cpu-prof': { type: 'string' },
     },
     allowPositionals: true,
     strict: false,
@@ -367,6 +389,7 @@ async function main(): Promise<void> {
     return;
   }
   await requireWrk();
+  const cpuProfDir = typeof values['cpu-prof'] === 'string' ? resolvePath(values['cpu-prof']) : undefined;
   const fleet = new LocalFleet({
     name: 'bench',
     app: 'cache-gateway',
@@ -379,16 +402,18 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       CAPSTAN_CACHE_TTL_SECONDS: '600',
       CAPSTAN_MEMORY_CACHE_ENTRIES: String(values['memory-entries']),
+      ...(cpuProfDir ? { NODE_OPTIONS: cpuProfFlags(cpuProfDir).join(' ') } : {}),
     },
   });
   try {
     await fleet.start();
     await coalescing(fleet);
-    await dataPath(fleet, Number(values.seconds));
+    await dataPath(fleet, Number(values.seconds), cpuProfDir);
     await failover(fleet, Number(values.kills));
   } finally {
     await fleet.stop();
     await sleep(100);
+    if (cpuProfDir) console.log(`\nCPU profiles of the workers and the plain servers: ${cpuProfDir}`);
   }
 }
 
