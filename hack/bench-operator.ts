@@ -40,6 +40,7 @@ import { startLocalCluster, stopLocalCluster } from './local-cluster/cluster.ts'
 import { runTool } from './local-cluster/tools.ts';
 import { freePort } from '../workload/src/local/ports.ts';
 import { summarizeHeapSnapshot } from './heap-summary.ts';
+import { describeLoad, loadSnapshot, type MeasuredProcess } from './bench-accounting.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -347,7 +348,11 @@ function allReady(apps: readonly DistributedApp[]): boolean {
   return ready.length === N;
 }
 
-async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<string, number | string>> {
+async function withOperator(
+  kubeconfig: string,
+  kc: KubeConfig,
+  components: readonly MeasuredProcess[],
+): Promise<Record<string, number | string>> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const snapshotDir = args['heap-snapshot'] ? join(root, 'tmp', 'bench-operator-heap') : undefined;
@@ -368,10 +373,14 @@ async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<
     await sleep(5000);
     const idleRssMiB = rssMiB(pid, 'VmRSS');
     const before = await metricsOf(url);
+    const processes = [...components, { name: 'operator', pid }];
+    const load = await loadSnapshot(kubeconfig, processes);
     const started = Date.now();
     await createApps(kubeconfig);
     await waitUntil('all DistributedApps Ready', async () => allReady(await operatorApps(kc)));
     const convergeMs = Date.now() - started;
+    for (const line of describeLoad(load, await loadSnapshot(kubeconfig, processes)))
+      log(`operator: ${line}`);
     await sleep(5000);
     const converged = await metricsOf(url);
     const convergedRssMiB = rssMiB(pid, 'VmRSS');
@@ -413,21 +422,27 @@ async function withOperator(kubeconfig: string, kc: KubeConfig): Promise<Record<
 async function main(): Promise<void> {
   let dir: string | undefined;
   let kubeconfig = args.kubeconfig;
+  // The control plane's processes, whose CPU time is accounted per phase (none in a cluster given).
+  let components: MeasuredProcess[] = [];
   if (kubeconfig === undefined) {
     dir = join(root, 'tmp', 'bench-operator');
     log('starting a local control plane');
-    kubeconfig = (await startLocalCluster({ dir })).kubeconfig;
+    ({ kubeconfig, components } = await startLocalCluster({ dir }));
   }
+  // This process too: it lists the apps or workloads while it waits.
+  components = [...components, { name: 'bench', pid: process.pid }];
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     await prepareCluster(kubeconfig);
     log(`applying ${N} apps' objects directly`);
+    const load = await loadSnapshot(kubeconfig, components);
     const directMs = await direct(kc);
+    for (const line of describeLoad(load, await loadSnapshot(kubeconfig, components))) log(`direct: ${line}`);
     log(`direct: ${directMs} ms; deleting its namespace so that the operator meets the same cluster`);
     const cleanupMs = await deleteNamespace(kubeconfig, 'bench-direct');
     log(`deleted in ${cleanupMs} ms; now through the operator`);
-    const operator = await withOperator(kubeconfig, kc);
+    const operator = await withOperator(kubeconfig, kc, components);
     const result = {
       apps: N,
       concurrency: CONCURRENCY,

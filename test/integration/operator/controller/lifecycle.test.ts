@@ -219,8 +219,14 @@ describe('DistributedApp controller (operator process under its own RBAC)', () =
       namespace,
       '--from-literal=password=pw',
     ]);
-    const app = await waitForReady(namespace, 'ext');
-    expect(condition(app, 'Degraded')?.status).toBe('False');
+    // Ready alone may be True already (the worker's kwok pod is Ready without the Secret): wait for the
+    // Degraded condition to clear, then for Ready.
+    const cleared = await waitFor('Degraded cleared once the Secret exists', async () => {
+      const c = condition(await getJson<DistributedApp>('distributedapp', 'ext', namespace), 'Degraded');
+      return c?.status === 'False' ? c : undefined;
+    });
+    expect(cleared.reason).toBe('AsExpected');
+    await waitForReady(namespace, 'ext');
   });
 
   it('deleting the app removes everything it owned', async () => {

@@ -1,0 +1,83 @@
+/**
+ * Where a benchmark phase's time went: the API server's requests by verb and resource, and the CPU
+ * seconds each process of the control plane (and the operator) used, both as differences between two
+ * snapshots taken around the phase.
+ */
+import { readFileSync } from 'node:fs';
+import { runTool } from './local-cluster/tools.ts';
+
+/** A process whose CPU time is accounted, by the name it is reported under. */
+export interface MeasuredProcess {
+  readonly name: string;
+  readonly pid: number;
+}
+
+/** A snapshot: requests per "VERB resource[/subresource]" and CPU seconds per process name. */
+export interface LoadSnapshot {
+  readonly requests: Map<string, number>;
+  readonly cpuSeconds: Map<string, number>;
+}
+
+const REQUEST_LINE = /^apiserver_request_total\{([^}]*)\} (\S+)$/;
+
+function label(labels: string, name: string): string {
+  return new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels)?.[1] ?? '';
+}
+
+/** The API server's `apiserver_request_total`, summed over codes and components. */
+function requestCounts(metrics: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of metrics.split('\n')) {
+    const match = REQUEST_LINE.exec(line);
+    if (match === null) continue;
+    const labels = match[1] ?? '';
+    const sub = label(labels, 'subresource');
+    const key = `${label(labels, 'verb')} ${label(labels, 'resource') || '(none)'}${sub ? `/${sub}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(match[2]));
+  }
+  return counts;
+}
+
+/** utime + stime of `pid` in seconds (0 once it is gone). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** Takes a snapshot of the API server's counters and of the named processes' CPU time. */
+export async function loadSnapshot(
+  kubeconfig: string,
+  processes: readonly MeasuredProcess[],
+): Promise<LoadSnapshot> {
+  const metrics = (await runTool('kubectl', ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'])).stdout;
+  return {
+    requests: requestCounts(metrics),
+    cpuSeconds: new Map(processes.map((p) => [p.name, cpuSecondsOf(p.pid)])),
+  };
+}
+
+function deltas(before: Map<string, number>, after: Map<string, number>): [string, number][] {
+  return [...after]
+    .map(([key, value]): [string, number] => [key, value - (before.get(key) ?? 0)])
+    .filter(([, d]) => d > 0)
+    .sort((a, b) => b[1] - a[1]);
+}
+
+/** Lines for a phase's log: CPU seconds per process and the `top` request kinds, largest first. */
+export function describeLoad(before: LoadSnapshot, after: LoadSnapshot, top = 12): string[] {
+  const cpu = deltas(before.cpuSeconds, after.cpuSeconds);
+  const requests = deltas(before.requests, after.requests);
+  const total = requests.reduce((sum, [, n]) => sum + n, 0);
+  return [
+    `CPU seconds: ${cpu.map(([name, s]) => `${name} ${s.toFixed(0)}`).join(', ')}`,
+    `API requests: ${total} in all; ${requests
+      .slice(0, top)
+      .map(([key, n]) => `${key} ${n}`)
+      .join(', ')}`,
+  ];
+}
