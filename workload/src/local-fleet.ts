@@ -12,6 +12,7 @@ import type { ZooKeeperClient } from '../../common/src/zookeeper-client.ts';
 import { assignmentPath, ownerPath } from '../../common/src/zk-paths.ts';
 import {
   freePort,
+  freePorts,
   makeTempDir,
   removeDir,
   spawnManaged,
@@ -123,7 +124,7 @@ export class LocalFleet {
       departureDelayMs: this.options.departureDelayMs ?? 0,
     });
     await this.rebalancer.start();
-    const ports = await Promise.all(Array.from({ length: this.options.workers }, () => freePort()));
+    const ports = await freePorts(this.options.workers);
     this.#servers = ports.map((port, i) => ({ name: this.#id(i), host: '127.0.0.1', port }));
     if (this.options.haproxy?.ownerRouting) {
       this.#runtimePort = await freePort();
@@ -275,7 +276,10 @@ export class LocalFleet {
     });
     const worker = { id, port, url: `http://127.0.0.1:${port}`, process };
     this.workers.set(id, worker);
-    await waitUntil(async () => (await fetch(`${worker.url}/readyz`)).ok, {
+    // Ready, and the worker started here: not another process that took the port first.
+    const answersAs = async (): Promise<string | undefined> =>
+      ((await (await fetch(`${worker.url}/_capstan/status`)).json()) as { workerId?: string }).workerId;
+    await waitUntil(async () => (await fetch(`${worker.url}/readyz`)).ok && (await answersAs()) === id, {
       what: `worker ${id} ready`,
       timeoutMs: 30_000,
       abortReason: () => process.describeExit(),
