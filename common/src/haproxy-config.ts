@@ -106,7 +106,7 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
     globalSection(options),
     defaultsSection(options),
     ...('serverTemplate' in options.backend ? [resolversSection(options.backend)] : []),
-    frontendSection(options.frontend),
+    frontendSection(options.frontend, options.timeouts?.httpKeepAlive ?? HAPROXY_CLIENT_KEEP_ALIVE_MS),
     backendSection(options),
     statsSection(options.stats),
   ];
@@ -202,13 +202,27 @@ function resolversSection(backend: HaproxyDnsBackend): string[] {
   ];
 }
 
-function frontendSection(frontend: HaproxyConfigOptions['frontend']): string[] {
+function frontendSection(frontend: HaproxyConfigOptions['frontend'], clientKeepAliveMs: number): string[] {
   return [
     'frontend public',
     `  bind ${listenAddress('frontend', frontend)}`,
     '  option httplog',
+    ...keepAliveHint(clientKeepAliveMs),
     '  default_backend workers',
   ];
+}
+
+/**
+ * The `Keep-Alive` header clients get: HAProxy's own idle timeout, one second under it. HAProxy passes a
+ * worker's `Keep-Alive: timeout=90` through, which speaks of the worker's connection to HAProxy; a client
+ * that honours it (undici does) kept an idle connection long after HAProxy had closed it, and a request
+ * sent as HAProxy closed it failed ("other side closed").
+ */
+function keepAliveHint(clientKeepAliveMs: number): string[] {
+  const seconds = Math.floor(clientKeepAliveMs / 1000) - 1;
+  return seconds >= 1
+    ? [`  http-response set-header keep-alive timeout=${seconds}`]
+    : ['  http-response del-header keep-alive'];
 }
 
 function backendSection(options: HaproxyConfigOptions): string[] {

@@ -138,7 +138,12 @@ describe('renderHaproxyConfig', () => {
       ]),
     );
     const publicFrontend = section(text, 'frontend public');
-    expect(publicFrontend).toEqual(['bind 0.0.0.0:8080', 'option httplog', 'default_backend workers']);
+    expect(publicFrontend).toEqual([
+      'bind 0.0.0.0:8080',
+      'option httplog',
+      'http-response set-header keep-alive timeout=9',
+      'default_backend workers',
+    ]);
     expect(text.match(/prometheus-exporter/g)).toHaveLength(1);
   });
 

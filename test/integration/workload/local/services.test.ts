@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import zookeeper from 'node-zookeeper-client';
 import type { Client, Exception } from 'node-zookeeper-client';
-import type { HaproxyConfigOptions } from '../../../../common/src/haproxy-config.ts';
+import {
+  HAPROXY_CLIENT_KEEP_ALIVE_MS,
+  type HaproxyConfigOptions,
+} from '../../../../common/src/haproxy-config.ts';
+import { request } from 'undici';
 import {
   freePort,
   HarnessError,
@@ -227,6 +231,7 @@ describe('zookeeper ensemble', () => {
 describe('haproxy', () => {
   let worker: FastifyInstance;
   let haproxy: HaproxyService;
+  let workerPort: number;
   let ready = true;
 
   beforeAll(async () => {
@@ -235,7 +240,7 @@ describe('haproxy', () => {
       reply.code(ready ? 200 : 503).send(ready ? 'ok' : 'draining'),
     );
     worker.get('/hello', () => ({ from: 'worker' }));
-    const workerPort = await freePort();
+    workerPort = await freePort();
     await worker.listen({ host: LOOPBACK, port: workerPort });
 
     const config: HaproxyConfigOptions = {
@@ -262,6 +267,19 @@ describe('haproxy', () => {
     await waitForStatus(200, 'haproxy routing to the healthy worker');
     const response = await fetch(`${haproxy.url}/hello`);
     expect(await response.json()).toEqual({ from: 'worker' });
+  });
+
+  it("tells clients its own keep-alive timeout, not the worker's to HAProxy", async () => {
+    await waitForStatus(200, 'haproxy routing to the healthy worker');
+    const seconds = async (url: string): Promise<number> => {
+      const response = await request(url);
+      await response.body.text();
+      return Number(/timeout=(\d+)/.exec(String(response.headers['keep-alive']))?.[1]);
+    };
+    const workerUrl = `http://${LOOPBACK}:${workerPort}/hello`;
+    // The worker keeps idle connections longer than HAProxy keeps a client's.
+    expect((await seconds(workerUrl)) * 1000).toBeGreaterThan(HAPROXY_CLIENT_KEEP_ALIVE_MS);
+    expect((await seconds(`${haproxy.url}/hello`)) * 1000).toBeLessThan(HAPROXY_CLIENT_KEEP_ALIVE_MS);
   });
 
   it('stops routing when /readyz fails and routes again when it recovers', async () => {
