@@ -143,7 +143,7 @@ export class LocalFleet {
     }
     await Promise.all(this.#servers.map((s) => this.#spawn(s.name, s.port)));
     this.#next = this.options.workers;
-    await this.waitAllServed(60_000);
+    await this.#waitBalanced(60_000);
     await this.waitBalancerSeesAll(30_000);
   }
 
@@ -217,6 +217,25 @@ export class LocalFleet {
       { what: 'every partition served by its assigned owner', timeoutMs, intervalMs: 50 },
     );
     return states;
+  }
+
+  /**
+   * Every partition served by its assigned owner, spread over every worker within one of each other.
+   * Served alone is not enough: the first worker to register may serve them all before the others join.
+   */
+  async #waitBalanced(timeoutMs: number): Promise<void> {
+    await waitUntil(
+      async () => {
+        const states = await this.partitionStates();
+        const counts = new Map([...this.workers.keys()].map((id) => [id, 0]));
+        for (const s of states) {
+          if (s.holder === undefined || s.holder !== s.assigned || !counts.has(s.holder)) return false;
+          counts.set(s.holder, counts.get(s.holder)! + 1);
+        }
+        return Math.max(...counts.values()) - Math.min(...counts.values()) <= 1;
+      },
+      { what: 'every partition served, spread over every worker', timeoutMs, intervalMs: 50 },
+    );
   }
 
   /** Stops everything (workers first, SIGTERM then SIGKILL) and removes the temp directories. */
