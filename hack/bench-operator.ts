@@ -284,6 +284,7 @@ function operatorArgs(kubeconfig: string, port: number, snapshotDir: string | un
     ...(snapshotDir === undefined
       ? []
       : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`]),
+    ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'tmp', 'bench-operator-prof')}`] : []),
     operatorMain(),
     `--kubeconfig=${kubeconfig}`,
     '--namespaces=bench-operator',
