@@ -232,7 +232,17 @@ export async function deletePodsOn(
     namespace,
     ...(selector === undefined ? [] : ['-l', selector]),
   ]);
+  // A pod may go between the list and its delete (one already terminating, from a rollout): gone is
+  // what the delete asks for.
   for (const p of list?.items ?? [])
     if (p.spec.nodeName === node)
-      await step(steps, 'kubectl', ['delete', 'pod', p.metadata.name, '-n', namespace, '--wait=false']);
+      await step(steps, 'kubectl', [
+        'delete',
+        'pod',
+        p.metadata.name,
+        '-n',
+        namespace,
+        '--wait=false',
+        '--ignore-not-found',
+      ]);
 }
