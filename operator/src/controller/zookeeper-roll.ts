@@ -36,6 +36,7 @@ import { send, statusMessage } from './api-client.ts';
 import { ControllerError } from './errors.ts';
 import type { EventRecorder } from './events.ts';
 import type { AppCaches } from './watches.ts';
+import { podReady } from '../coordination/ensemble-readiness.ts';
 import { appIndexKey, BY_APP_INDEX } from '../model/labels.ts';
 
 /** Pod label naming the StatefulSet revision the pod was created from. */
@@ -77,10 +78,6 @@ function ordinalOf(setName: string, pod: V1Pod): number | undefined {
   if (!name.startsWith(`${setName}-`)) return undefined;
   const suffix = name.slice(setName.length + 1);
   return /^(0|[1-9]\d*)$/.test(suffix) ? Number(suffix) : undefined;
-}
-
-function isReady(pod: V1Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** Whether the StatefulSet controller has seen the current spec, so `updateRevision` is current. */
@@ -158,7 +155,7 @@ export function zooKeeperRollPlan(
   if (outOfDate.length === 0) return plan('up-to-date');
   const allUp =
     members.length === (set.spec?.replicas ?? 1) &&
-    members.every((pod) => isReady(pod) && pod.metadata?.deletionTimestamp === undefined);
+    members.every((pod) => podReady(pod) && pod.metadata?.deletionTimestamp === undefined);
   if (!allUp) return plan('members-down', outOfDate);
   const noneAnswered = names.every((name) => modes.get(name) === undefined);
   if (noneAnswered) return plan('by-ordinal', outOfDate, outOfDate[0]);

@@ -5,13 +5,18 @@
  * goes to debug), stopped. A changed spec needs a new coordinator (the set restarts it). Every failure to
  * open a session is reported through `onUnreachable` (the ownership is unknown then; the receiver
  * deduplicates); a session that merely ended is not, as the next attempt usually opens at once.
+ *
+ * An in-cluster ensemble is dialled only while a quorum of its member pods is Ready, and
+ * `observeEnsemble()` (called on every sync of the set) tries again at once when the ready members
+ * change, so the backoff can grow long while nothing changes.
  */
 import type { RebalanceResult } from '../../../common/src/rebalancer.ts';
 import type { Timers } from '../../../common/src/timers.ts';
 import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { OwnershipReading } from './ownership-summary.ts';
 import type { Logger } from '../runtime/index.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { holdReason, type EnsembleReadiness } from './ensemble-readiness.ts';
 import type { CoordinatorSpec } from './coordinator-spec.ts';
 import type { RemediationTarget } from '../remediation/worker-remediation.ts';
 import { noticeLeaving, removeStaleSession, type StaleSessionRemoval } from '../remediation/stale-session.ts';
@@ -38,6 +43,8 @@ export interface AppCoordinatorOptions {
   readonly onReading?: (spec: CoordinatorSpec, reading: OwnershipReading) => void;
   readonly onSettled: (spec: CoordinatorSpec, durationMs: number) => void;
   readonly onUnreachable: (spec: CoordinatorSpec) => void;
+  /** The in-cluster ensemble's readiness now; default: not known, always dial. */
+  readonly ensemble?: () => EnsembleReadiness | undefined;
   readonly createClient?: RebalancerSessionOptions['createClient'];
   readonly tunnel?: RebalancerSessionOptions['tunnel'];
 }
@@ -55,12 +62,18 @@ export class AppCoordinator implements RemediationTarget {
   readonly #onUnreachable: () => void;
   /** The last failure logged at warn, so that its repeats go to debug. */
   #lastWarned: string | undefined;
+  readonly #ensemble: (() => EnsembleReadiness | undefined) | undefined;
+  /** The ready members at the last {@link observeEnsemble}, joined. */
+  #lastReady: string | undefined;
+  /** Whether any attempt was made, so that holding means ZooKeeper is unreachable (not still starting). */
+  #attempted = false;
 
   constructor(options: AppCoordinatorOptions) {
     const { spec } = options;
     this.spec = spec;
     this.#log = options.logger.child({ namespace: spec.namespace, app: spec.app });
     this.#onUnreachable = () => options.onUnreachable(spec);
+    this.#ensemble = options.ensemble;
     this.#supervisor = new Supervisor({
       open: (signal) =>
         openRebalancerSession({
@@ -78,8 +91,11 @@ export class AppCoordinator implements RemediationTarget {
           ...(options.createClient === undefined ? {} : { createClient: options.createClient }),
           ...(options.tunnel === undefined ? {} : { tunnel: options.tunnel }),
         }),
+      holdWhile: () => holdReason(this.#ensemble?.()),
       onState: (state) => this.#report(state),
       backoff: options.backoff,
+      // A session that lasted a minute counts as healthy, however long the backoff may grow.
+      resetAfterMs: DEFAULT_BACKOFF.maxMs,
       timers: options.timers,
       random: options.random,
     });
@@ -88,6 +104,14 @@ export class AppCoordinator implements RemediationTarget {
   /** Starts connecting once `after` settled (the previous coordinator of the app closed). */
   start(after?: Promise<unknown>): void {
     this.#supervisor.start(after);
+  }
+
+  /** Tries again at once when the ensemble's ready members changed since the last call. */
+  observeEnsemble(): void {
+    const ready = this.#ensemble?.()?.ready.join(',');
+    if (ready === this.#lastReady) return;
+    this.#lastReady = ready;
+    this.#supervisor.wake();
   }
 
   /** Stops the rebalancer and closes the ZooKeeper session; resolves when both are done. Idempotent. */
@@ -121,6 +145,7 @@ export class AppCoordinator implements RemediationTarget {
   #report(state: SupervisorState): void {
     switch (state.state) {
       case 'opening':
+        this.#attempted = true;
         this.#log.debug({ attempt: state.attempt, connectString: this.spec.connectString }, 'connecting');
         return;
       case 'open':
@@ -137,9 +162,20 @@ export class AppCoordinator implements RemediationTarget {
       case 'waiting':
         this.#waiting(state);
         return;
+      case 'held':
+        this.#held(state.reason);
+        return;
       case 'closed':
         this.#log.info('coordinator stopped');
     }
+  }
+
+  #held(reason: string): void {
+    const repeated = reason === this.#lastWarned;
+    this.#lastWarned = reason;
+    if (this.#attempted) this.#onUnreachable();
+    const log = repeated ? this.#log.debug.bind(this.#log) : this.#log.info.bind(this.#log);
+    log({ reason }, 'not dialling ZooKeeper until a quorum of its members is Ready');
   }
 
   #waiting(state: Extract<SupervisorState, { state: 'waiting' }>): void {

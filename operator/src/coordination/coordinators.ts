@@ -18,7 +18,9 @@ import type { StatusEvent } from '../model/status-events.ts';
 import type { OwnershipSummary } from '../model/status-partitions.ts';
 import type { Logger, Store } from '../runtime/index.ts';
 import { AppCoordinator } from './app-coordinator.ts';
-import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import type { V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_BACKOFF, IN_CLUSTER_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { ensembleReadiness } from './ensemble-readiness.ts';
 import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CoordinationMetrics } from './coordination-metrics.ts';
 import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
@@ -72,7 +74,12 @@ export interface CoordinatorsOptions {
   readonly timers?: Timers;
   /** Jitter source; default Math.random. */
   readonly random?: () => number;
-  /** Default {@link DEFAULT_BACKOFF}. */
+  /**
+   * The pod cache: with it, an in-cluster ensemble is dialled only while a quorum of its members is Ready,
+   * at once when that changes, and otherwise on the longer {@link IN_CLUSTER_BACKOFF}. Default: always dial.
+   */
+  readonly pods?: Store<V1Pod>;
+  /** Default {@link IN_CLUSTER_BACKOFF} for in-cluster ensembles given `pods`, else {@link DEFAULT_BACKOFF}. */
   readonly backoff?: BackoffPolicy;
   /** Default {@link DEFAULT_ZOOKEEPER_TIMEOUTS}. */
   readonly timeouts?: ZooKeeperTimeouts;
@@ -114,7 +121,10 @@ export class Coordinators {
     const diff = diffCoordinators(desired, running);
     for (const key of diff.stop) this.#stop(key, !desired.has(key));
     for (const spec of diff.start) this.#start(spec);
-    for (const coordinator of this.#running.values()) this.#remediate(coordinator);
+    for (const coordinator of this.#running.values()) {
+      coordinator.observeEnsemble();
+      this.#remediate(coordinator);
+    }
     return diff;
   }
 
@@ -140,12 +150,15 @@ export class Coordinators {
 
   #start(spec: CoordinatorSpec): void {
     const o = this.#o;
+    const pods = o.pods;
+    const watched = pods !== undefined && spec.members !== undefined;
     const coordinator = new AppCoordinator({
       spec,
       logger: o.logger,
       timers: o.timers ?? systemTimers,
       random: o.random ?? Math.random,
-      backoff: o.backoff ?? DEFAULT_BACKOFF,
+      backoff: o.backoff ?? (watched ? IN_CLUSTER_BACKOFF : DEFAULT_BACKOFF),
+      ...(watched ? { ensemble: () => ensembleReadiness(spec, pods) } : {}),
       timeouts: o.timeouts ?? DEFAULT_ZOOKEEPER_TIMEOUTS,
       onRebalanced: (s, result) => this.#rebalanced(s, result),
       onConnected: (s, connected) => o.metrics.connected(s, connected),

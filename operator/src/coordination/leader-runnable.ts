@@ -95,8 +95,9 @@ export interface AddCoordinationOptions {
   /** Where the coordinators report which apps they run for (the controller's finalizer asks); default: nowhere. */
   readonly activity?: CoordinatorActivity;
   /**
-   * The worker-pod cache and its history (the controller's pod informer); with both, workers Kubernetes
-   * proves dead or crash-looping are acted on. Default: session expiry only.
+   * The pod cache and its history (the controller's pod informer); with both, workers Kubernetes proves
+   * dead or crash-looping are acted on, and in-cluster ensembles are dialled only while a quorum of their
+   * members is Ready. Default: session expiry only, and always dial.
    */
   readonly pods?: { readonly store: Store<V1Pod>; readonly history: PodHistory };
   /** How in-cluster ensembles are reached from outside the cluster; default: directly by DNS name. */
@@ -113,28 +114,7 @@ export interface AddCoordinationOptions {
 export function addCoordination(manager: Manager, options: AddCoordinationOptions): void {
   const logger = options.logger.child({ component: 'coordination' });
   const events = new EventRecorder({ kubeConfig: manager.kubeConfig, instance: options.identity, logger });
-  const pods = options.pods;
-  // Nodes, for workers on failed nodes: only the name, taints and Ready condition are kept.
-  const nodes =
-    pods === undefined
-      ? undefined
-      : manager.informer<V1Node>({
-          resource: { group: '', version: 'v1', plural: 'nodes' },
-          transform: nodeView,
-        }).store;
-  const remediation =
-    pods === undefined
-      ? undefined
-      : new WorkerRemediation({
-          pods: pods.store,
-          history: pods.history,
-          metrics: new RemediationMetrics(manager.metrics.registry),
-          deletePod: deletePodFunc(manager.kubeConfig),
-          ...(nodes === undefined ? {} : { nodes }),
-          events,
-          logger: logger.child({ step: 'remediation' }),
-          clock: systemClock,
-        });
+  const pods = options.pods === undefined ? {} : podOptions(manager, options.pods, events, logger);
   manager.addLeaderRunnable(
     coordinationRunnable({
       apps: options.apps,
@@ -142,7 +122,7 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       events,
       logger,
       ...(options.secrets === undefined ? {} : { credentials: credentialSource(options.secrets) }),
-      ...(remediation === undefined ? {} : { remediation, podHistory: pods?.history }),
+      ...pods,
       ...(options.clusterDomain === undefined ? {} : { observed: { clusterDomain: options.clusterDomain } }),
       ...(options.observations === undefined ? {} : { observations: options.observations }),
       ...(options.activity === undefined ? {} : { activity: options.activity }),
@@ -150,6 +130,33 @@ export function addCoordination(manager: Manager, options: AddCoordinationOption
       ...(options.sink === undefined ? {} : { sink: options.sink }),
     }),
   );
+}
+
+/**
+ * What the coordinators get from the pod cache: the ensembles' readiness, and the remediation of workers
+ * (with the nodes, for workers on failed nodes: only the name, taints and Ready condition are kept).
+ */
+function podOptions(
+  manager: Manager,
+  pods: { readonly store: Store<V1Pod>; readonly history: PodHistory },
+  events: EventRecorder,
+  logger: Logger,
+): Pick<CoordinationRunnableOptions, 'pods' | 'podHistory' | 'remediation'> {
+  const nodes = manager.informer<V1Node>({
+    resource: { group: '', version: 'v1', plural: 'nodes' },
+    transform: nodeView,
+  }).store;
+  const remediation = new WorkerRemediation({
+    pods: pods.store,
+    history: pods.history,
+    metrics: new RemediationMetrics(manager.metrics.registry),
+    deletePod: deletePodFunc(manager.kubeConfig),
+    nodes,
+    events,
+    logger: logger.child({ step: 'remediation' }),
+    clock: systemClock,
+  });
+  return { pods: pods.store, podHistory: pods.history, remediation };
 }
 
 function credentialSource(secrets: Store<V1Secret>): CredentialSource {

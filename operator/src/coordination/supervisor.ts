@@ -5,6 +5,10 @@
  * endpoint costs one attempt per delay (at most one pending timer per supervisor, no thread, no tight
  * loop). The failure count starts again once a session stayed open for `resetAfterMs`.
  *
+ * Before each attempt it asks `holdWhile` (when given) whether there is a reason not to try yet, such as
+ * an ensemble without a ready quorum: then it makes no attempt and asks again after the backoff's `maxMs`
+ * or when `wake()` is called, which also cuts a pending retry short (the caller saw something change).
+ *
  * `close()` stops for good: it cancels the pending retry, aborts an attempt in flight (the opener must
  * reject soon after its signal aborts, having released what it acquired), closes the open session and
  * resolves only when all of that is done. Every state change is reported to `onState`; nothing is thrown.
@@ -36,11 +40,15 @@ export type SupervisorState =
       /** The opener's error when opening failed; undefined when an open session ended. */
       readonly error?: unknown;
     }
+  /** No attempt now: `holdWhile` gave this reason. */
+  | { readonly state: 'held'; readonly reason: string }
   | { readonly state: 'closed' };
 
 /** Options of {@link Supervisor}. */
 export interface SupervisorOptions {
   readonly open: OpenSession;
+  /** A reason not to attempt now, or undefined; asked before every attempt. Default: never hold. */
+  readonly holdWhile?: () => string | undefined;
   /** Called on every state change; must not throw. */
   readonly onState?: (state: SupervisorState) => void;
   /** Default {@link DEFAULT_BACKOFF}. */
@@ -97,8 +105,25 @@ export class Supervisor {
     return this.#abort.signal.aborted;
   }
 
+  /**
+   * Attempts now if the supervisor is held or waiting for a retry (after asking `holdWhile` again);
+   * nothing while it opens, is open, has not started or is closed.
+   */
+  wake(): void {
+    if (this.#closed || this.#timer === undefined) return;
+    this.#timers.clearTimeout(this.#timer);
+    this.#run();
+  }
+
   #run(): void {
+    this.#timer = undefined;
     if (this.#closed) return;
+    const reason = this.#o.holdWhile?.();
+    if (reason !== undefined) {
+      this.#report({ state: 'held', reason });
+      this.#timer = this.#timers.setTimeout(() => this.#run(), this.#backoff.maxMs);
+      return;
+    }
     this.#current = this.#attempt();
   }
 

@@ -26,11 +26,12 @@ class FakeSession implements Session {
   }
 }
 
-function harness(open: OpenSession, random: () => number = () => 0) {
+function harness(open: OpenSession, random: () => number = () => 0, holdWhile?: () => string | undefined) {
   const clock = new ManualClock(0);
   const states: SupervisorState[] = [];
   const supervisor = new Supervisor({
     open,
+    ...(holdWhile === undefined ? {} : { holdWhile }),
     onState: (state) => states.push(state),
     timers: manualTimers(clock),
     random,
@@ -176,5 +177,81 @@ describe('Supervisor', () => {
     await settle();
     expect(opens).toBe(1);
     await supervisor.close();
+  });
+
+  it('makes no attempt while held, asks again after the cap, and attempts once the hold lifts', async () => {
+    const attempts: number[] = [];
+    let hold: string | undefined = '0 of 3 members Ready';
+    const { clock, supervisor, states } = harness(
+      () => {
+        attempts.push(clock.now());
+        return Promise.resolve(new FakeSession());
+      },
+      () => 0,
+      () => hold,
+    );
+    supervisor.start();
+    await settle();
+    await advance(clock, DEFAULT_BACKOFF.maxMs - 1, 10_000);
+    expect(attempts).toEqual([]);
+    expect(states).toEqual([{ state: 'held', reason: '0 of 3 members Ready' }]);
+    expect(clock.pendingTimers()).toBe(1);
+    hold = undefined;
+    await advance(clock, 1);
+    expect(attempts).toEqual([DEFAULT_BACKOFF.maxMs]);
+    expect(states.at(-1)).toEqual({ state: 'open' });
+    await supervisor.close();
+  });
+
+  it('wake() lifts a hold at once, and a hold that persists keeps one timer pending', async () => {
+    let opens = 0;
+    let hold: string | undefined = 'no quorum';
+    const { clock, supervisor, states } = harness(
+      () => {
+        opens++;
+        return Promise.resolve(new FakeSession());
+      },
+      () => 0,
+      () => hold,
+    );
+    supervisor.start();
+    await settle();
+    supervisor.wake();
+    await settle();
+    expect(opens).toBe(0);
+    expect(states.filter((s) => s.state === 'held')).toHaveLength(2);
+    expect(clock.pendingTimers()).toBe(1);
+    hold = undefined;
+    supervisor.wake();
+    await settle();
+    expect(opens).toBe(1);
+    expect(clock.pendingTimers()).toBe(0);
+    // Open: a wake changes nothing.
+    supervisor.wake();
+    await settle();
+    expect(opens).toBe(1);
+    await supervisor.close();
+  });
+
+  it('wake() cuts a pending retry short without resetting the failure count', async () => {
+    const attempts: number[] = [];
+    const { clock, supervisor, waits } = harness(() => {
+      attempts.push(clock.now());
+      return Promise.reject(new Error('refused'));
+    });
+    supervisor.start();
+    await settle();
+    await advance(clock, 3_000, 500);
+    expect(attempts).toEqual([0, 1_000, 3_000]);
+    await advance(clock, 1_000);
+    supervisor.wake();
+    await settle();
+    expect(attempts).toEqual([0, 1_000, 3_000, 4_000]);
+    expect(waits()).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(clock.pendingTimers()).toBe(1);
+    await supervisor.close();
+    supervisor.wake();
+    await settle();
+    expect(attempts).toHaveLength(4);
   });
 });
