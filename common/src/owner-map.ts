@@ -5,6 +5,11 @@
  * `members/<worker>` node). A partition without a holder (moving) has no entry, and HAProxy balances
  * it as before: whoever gets it forwards it once or answers 503. The map only routes; fencing stays with
  * the owners' nodes and epochs, so a stale entry costs a hop, never a second owner.
+ *
+ * ZooKeeper is read when its watches say something changed, when HAProxy's servers changed (a slot got
+ * a worker's new address from DNS, which no watch announces), while some held partition has no entry
+ * (a member's name did not resolve yet), and every `fullResyncMs` as a safety net. Otherwise the
+ * periodic check costs one Runtime API command: an idle app's map costs ZooKeeper nothing.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -21,8 +26,10 @@ export interface OwnerMapOptions extends AppRef {
   mapFile: string;
   /** The backend whose servers are the workers. */
   backend: string;
-  /** Full resync (servers may change address, e.g. DNS-filled slots) this often; default 5000 ms. */
+  /** HAProxy's servers are checked this often (servers change address, e.g. DNS-filled slots); default 5000 ms. */
   resyncMs?: number;
+  /** ZooKeeper is read again at least this often, changes seen or not; default 60 000 ms. */
+  fullResyncMs?: number;
   /**
    * The IP of a member's host name (workers advertise their pod's DNS name; HAProxy's servers have IPs);
    * default the system resolver. An IP is kept as it is.
@@ -76,11 +83,23 @@ export class OwnerMapSync {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
   #again = false;
+  /** Whether the next sync must read ZooKeeper (a watch fired, or the map may be incomplete). */
+  #full = true;
+  /** HAProxy's servers at the last full sync, and when that was. */
+  #servers = '';
+  #fullAt = 0;
+  #syncs = 0;
+  #reads = 0;
   #closed = false;
   #suspended = false;
 
   constructor(options: OwnerMapOptions) {
     this.#o = options;
+  }
+
+  /** Syncs run so far (periodic checks included), and how many of them read ZooKeeper. */
+  get stats(): { readonly syncs: number; readonly zooKeeperReads: number } {
+    return { syncs: this.#syncs, zooKeeperReads: this.#reads };
   }
 
   /** The map as last applied to HAProxy. */
@@ -92,7 +111,7 @@ export class OwnerMapSync {
     await runtimeCommands(this.#o.runtime, [`clear map ${this.#o.mapFile}`]);
     this.#unwatch.push(this.#o.client.watchChildren(ownersPath(this.#o), () => this.#schedule()));
     this.#unwatch.push(this.#o.client.watchChildren(membersPath(this.#o), () => this.#schedule()));
-    this.#timer = setInterval(() => this.#schedule(), this.#o.resyncMs ?? 5000);
+    this.#timer = setInterval(() => this.#schedule(false), this.#o.resyncMs ?? 5000);
     this.#timer.unref();
     this.#schedule();
     await this.#running;
@@ -134,26 +153,38 @@ export class OwnerMapSync {
     await this.#running;
   }
 
-  /** One sync at a time; changes during one make one more. */
-  #schedule(): void {
+  /**
+   * One sync at a time; changes during one make one more. `full` (a change seen, not the periodic
+   * check): read ZooKeeper whatever HAProxy's servers say.
+   */
+  #schedule(full = true): void {
     if (this.#closed) return;
+    if (full) this.#full = true;
     if (this.#again) return;
     this.#again = true;
     this.#running = this.#running.then(async () => {
       this.#again = false;
-      await this.#sync().catch((error: unknown) =>
-        this.#o.logger?.warn({ err: error }, 'updating the owner map failed; retrying at the next change'),
-      );
+      await this.#sync().catch((error: unknown) => {
+        this.#full = true;
+        this.#o.logger?.warn({ err: error }, 'updating the owner map failed; retrying at the next change');
+      });
     });
   }
 
   async #sync(): Promise<void> {
-    const [holders, addresses, servers] = await Promise.all([
-      this.#holders(),
-      this.#addresses(),
-      backendServers(this.#o.runtime, this.#o.backend),
-    ]);
+    this.#syncs++;
+    const servers = await backendServers(this.#o.runtime, this.#o.backend);
+    const signature = servers.map((s) => `${s.name}=${s.address ?? ''}`).join(',');
+    const due = Date.now() - this.#fullAt >= (this.#o.fullResyncMs ?? 60_000);
+    if (!this.#full && !due && signature === this.#servers) return;
+    this.#full = false;
+    this.#reads++;
+    const [holders, addresses] = await Promise.all([this.#holders(), this.#addresses()]);
+    this.#servers = signature;
+    this.#fullAt = Date.now();
     const next = this.#suspended ? new Map<number, string>() : ownerMap(holders, addresses, servers);
+    // A holder without an entry (its name not resolved yet, or no server has its address): read again.
+    if (!this.#suspended && next.size < holders.size) this.#full = true;
     const edits = mapEdits(this.#o.mapFile, this.#applied, next);
     if (edits.length === 0 || this.#closed) return;
     await runtimeCommands(this.#o.runtime, edits);

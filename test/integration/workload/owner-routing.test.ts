@@ -60,6 +60,19 @@ describe('routing to the owner in HAProxy (cache-gateway, 3 workers)', () => {
     expect((await forwarded(fleet)) - before).toBe(0);
   });
 
+  it('reads ZooKeeper only when something changed, not on every periodic check', async () => {
+    const map = fleet.ownerMap!;
+    await map.settled();
+    const before = map.stats;
+    // The fleet's map checks HAProxy's servers every 5 s: wait for three checks of an idle app. At most
+    // one of them may read, if the once-a-minute safety net falls due meanwhile.
+    await waitUntil(async () => map.stats.syncs >= before.syncs + 3, {
+      what: 'three periodic checks',
+      timeoutMs: 60_000,
+    });
+    expect(map.stats.zooKeeperReads - before.zooKeeperReads).toBeLessThanOrEqual(1);
+  }, 90_000);
+
   it('keeps serving when an owner dies, then routes its partitions to their new owners', async () => {
     const victim = [...fleet.workers.values()][0]!;
     victim.process.signal('SIGKILL');
