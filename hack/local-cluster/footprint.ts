@@ -44,8 +44,21 @@ async function readProcess(
   }
 }
 
-/** The cluster's processes now, each with the group it counts in. */
-async function sample(state: LocalClusterState): Promise<ProcessSample[]> {
+/** A pod's UID in a container's cgroup path (`pod<uid>` with the cgroupfs driver, `_` for `-` with systemd). */
+function podUid(cgroup: string): string | undefined {
+  return /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/
+    .exec(cgroup)?.[1]
+    ?.replaceAll('_', '-');
+}
+
+/**
+ * The cluster's processes now, each with the group it counts in; a pod's containers count as that pod
+ * when `podNames` (UID to `namespace/name`) names it.
+ */
+async function sample(
+  state: LocalClusterState,
+  podNames?: ReadonlyMap<string, string>,
+): Promise<ProcessSample[]> {
   const components = new Map(state.components.map((c) => [c.pid, c.name.split('/').pop() ?? c.name]));
   const all = new Map<number, NonNullable<Awaited<ReturnType<typeof readProcess>>>>();
   for (const entry of await readdir('/proc')) {
@@ -58,7 +71,10 @@ async function sample(state: LocalClusterState): Promise<ProcessSample[]> {
     const p = all.get(pid);
     if (!p || depth > 20) return undefined;
     if (components.has(pid)) return components.get(pid);
-    if (/:\/capstan-node-\d+\//.test(p.cgroup)) return 'pods (containers)';
+    if (/:\/capstan-node-\d+\//.test(p.cgroup)) {
+      const name = podNames?.get(podUid(p.cgroup) ?? '');
+      return name === undefined ? 'pods (containers)' : `pod ${name}`;
+    }
     if (p.cmdline.includes(NODES_ROOT) && p.cmdline.includes('containerd-shim')) return 'containerd shims';
     return groupOf(p.ppid, depth + 1);
   };
@@ -80,15 +96,19 @@ export interface FootprintLine {
   cpuPercent: number;
 }
 
-/** Samples the cluster twice, `windowMs` apart, and returns per-group RSS and CPU, largest first. */
+/**
+ * Samples the cluster twice, `windowMs` apart, and returns per-group RSS and CPU, largest first; with
+ * `podNames` (pod UID to `namespace/name`) each pod is a group of its own.
+ */
 export async function measureFootprint(
   state: LocalClusterState,
   windowMs = 30_000,
+  podNames?: ReadonlyMap<string, string>,
 ): Promise<FootprintLine[]> {
-  const before = await sample(state);
+  const before = await sample(state, podNames);
   const started = Date.now();
   await new Promise((r) => setTimeout(r, windowMs));
-  const after = await sample(state);
+  const after = await sample(state, podNames);
   const elapsedTicks = ((Date.now() - started) / 1000) * 100; // USER_HZ is 100 on Linux
   const ticksBefore = new Map(before.map((p) => [p.pid, p.cpuTicks]));
   const groups = new Map<string, FootprintLine>();
@@ -123,9 +143,9 @@ export function describeFootprint(lines: FootprintLine[]): string {
     { processes: 0, rssMiB: 0, cpuPercent: 0 },
   );
   const row = (name: string, l: { processes: number; rssMiB: number; cpuPercent: number }): string =>
-    `${name.padEnd(26)} ${String(l.processes).padStart(4)} ${l.rssMiB.toFixed(0).padStart(8)} ${l.cpuPercent.toFixed(1).padStart(7)}`;
+    `${name.padEnd(44)} ${String(l.processes).padStart(4)} ${l.rssMiB.toFixed(0).padStart(8)} ${l.cpuPercent.toFixed(1).padStart(7)}`;
   return [
-    `${'group'.padEnd(26)} ${'procs'.padStart(4)} ${'RSS MiB'.padStart(8)} ${'CPU %'.padStart(7)}`,
+    `${'group'.padEnd(44)} ${'procs'.padStart(4)} ${'RSS MiB'.padStart(8)} ${'CPU %'.padStart(7)}`,
     ...lines.map((l) => row(l.group, l)),
     row('total', total),
   ].join('\n');
