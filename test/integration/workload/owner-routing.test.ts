@@ -66,7 +66,7 @@ describe('routing to the owner in HAProxy (cache-gateway, 3 workers)', () => {
     const before = map.stats;
     // The fleet's map checks HAProxy's servers every 5 s: wait for three checks of an idle app. At most
     // one of them may read, if the once-a-minute safety net falls due meanwhile.
-    await waitUntil(async () => map.stats.syncs >= before.syncs + 3, {
+    await waitUntil(() => Promise.resolve(map.stats.syncs >= before.syncs + 3), {
       what: 'three periodic checks',
       timeoutMs: 60_000,
     });
