@@ -14,7 +14,9 @@ import type { DesiredObject } from '../../../../operator/src/model/desired-state
 import {
   HAPROXY_CONFIG_DIR,
   HAPROXY_CONFIG_FILE,
+  HAPROXY_MIN_SERVER_SLOTS,
   HAPROXY_OWNER_MAP_FILE,
+  haproxyServerSlots,
 } from '../../../../operator/src/model/haproxy-config-map.ts';
 import { digestId, OPERATOR_USER } from '../../../../common/src/zookeeper-acl.ts';
 import { externalApp, minimalApp, OBSERVED, productionApp } from './fixtures.ts';
@@ -41,6 +43,10 @@ function changedChecksums(edit: (app: DistributedApp) => void): string[] {
   edit(app);
   const after = checksums(desiredState(app, OBSERVED));
   return Object.keys(after).filter((key) => after[key] !== before[key]);
+}
+
+function haproxyConfig(objects: DesiredObject[], name: string): string {
+  return find<V1ConfigMap>(objects, 'ConfigMap', name).data![HAPROXY_CONFIG_FILE]!;
 }
 
 function workerEnv(objects: DesiredObject[], name: string): Record<string, unknown> {
@@ -85,13 +91,31 @@ describe('rolling restarts', () => {
     expect(changedChecksums(edit)).toEqual([workload]);
   });
 
-  it('changes no checksum when only replica counts change', () => {
+  it('changes no checksum when only replica counts change within the same HAProxy slot count', () => {
     expect(
       changedChecksums((a) => {
         a.spec.workers.replicas = 7;
         a.spec.loadBalancer.haproxy.replicas = 3;
       }),
     ).toEqual([]);
+  });
+
+  it('rolls HAProxy, and only HAProxy, when the workers outgrow its server slots', () => {
+    expect(changedChecksums((a) => (a.spec.workers.replicas = HAPROXY_MIN_SERVER_SLOTS + 1))).toEqual([
+      'Deployment/shop-haproxy',
+    ]);
+  });
+
+  it('keeps the slots of draining workers until the StatefulSet has shrunk', () => {
+    const app = productionApp();
+    app.spec.workers.replicas = 2;
+    const draining = haproxyConfig(
+      desiredState(app, { ...OBSERVED, workerReplicas: 12 }),
+      'shop-haproxy-config',
+    );
+    const drained = haproxyConfig(desiredState(app, OBSERVED), 'shop-haproxy-config');
+    expect(draining).toContain('server-template worker 16 ');
+    expect(drained).toContain(`server-template worker ${HAPROXY_MIN_SERVER_SLOTS} `);
   });
 
   it('copies capstan.dev/restartedAt to the worker pod template and nothing else', () => {
@@ -132,6 +156,29 @@ describe('Redis', () => {
     const secret = find<V1Secret>(desiredState(minimalApp(), OBSERVED), 'Secret', 'hello-redis-auth');
     expect(secret.immutable).toBe(true);
     expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe(OBSERVED.redisPassword);
+  });
+
+  it('passes no Secret-backed variable on any command line (kubelet `$(VAR)` expansion)', () => {
+    const containers = [minimalApp, productionApp, externalApp].flatMap((build) =>
+      desiredState(build(), OBSERVED).flatMap((object) =>
+        (podTemplate(object)?.spec?.containers ?? []).map((container) => ({
+          object: ref(object),
+          container,
+        })),
+      ),
+    );
+    expect(containers.length).toBeGreaterThan(0);
+    for (const { object, container } of containers) {
+      const argv = [...(container.command ?? []), ...(container.args ?? [])].join(' ');
+      const expanded = (container.env ?? [])
+        .filter((v) => v.valueFrom?.secretKeyRef !== undefined && argv.includes(`$(${v.name})`))
+        .map((v) => v.name);
+      expect({ object, container: container.name, expanded }).toEqual({
+        object,
+        container: container.name,
+        expanded: [],
+      });
+    }
   });
 
   it('refuses to build without the generated password', () => {
@@ -237,6 +284,18 @@ describe('ZooKeeper', () => {
 const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
 
 describe('HAProxy config', () => {
+  it.each([
+    [1, 64, 8],
+    [8, 64, 8],
+    [9, 64, 16],
+    [33, 64, 64],
+    [64, 64, 64],
+    [3, 4, 4],
+    [100, 1024, 128],
+  ])('gives %i workers of %i partitions %i server slots', (workers, partitions, slots) => {
+    expect(haproxyServerSlots(workers, partitions)).toBe(slots);
+  });
+
   const dir = mkdtempSync(join(tmpdir(), 'capstan-haproxy-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
