@@ -43,6 +43,8 @@ export interface AppCoordinatorOptions {
   readonly onReading?: (spec: CoordinatorSpec, reading: OwnershipReading) => void;
   readonly onSettled: (spec: CoordinatorSpec, durationMs: number) => void;
   readonly onUnreachable: (spec: CoordinatorSpec) => void;
+  /** Each attempt to open a session. Default: none. */
+  readonly onAttempt?: (spec: CoordinatorSpec) => void;
   /** The in-cluster ensemble's readiness now; default: not known, always dial. */
   readonly ensemble?: () => EnsembleReadiness | undefined;
   readonly createClient?: RebalancerSessionOptions['createClient'];
@@ -60,6 +62,7 @@ export class AppCoordinator implements RemediationTarget {
   readonly #log: Logger;
   readonly #supervisor: Supervisor;
   readonly #onUnreachable: () => void;
+  readonly #onAttempt: () => void;
   /** The last failure logged at warn, so that its repeats go to debug. */
   #lastWarned: string | undefined;
   readonly #ensemble: (() => EnsembleReadiness | undefined) | undefined;
@@ -73,6 +76,7 @@ export class AppCoordinator implements RemediationTarget {
     this.spec = spec;
     this.#log = options.logger.child({ namespace: spec.namespace, app: spec.app });
     this.#onUnreachable = () => options.onUnreachable(spec);
+    this.#onAttempt = () => options.onAttempt?.(spec);
     this.#ensemble = options.ensemble;
     this.#supervisor = new Supervisor({
       open: (signal) =>
@@ -146,6 +150,7 @@ export class AppCoordinator implements RemediationTarget {
     switch (state.state) {
       case 'opening':
         this.#attempted = true;
+        this.#onAttempt();
         this.#log.debug({ attempt: state.attempt, connectString: this.spec.connectString }, 'connecting');
         return;
       case 'open':

@@ -4,6 +4,8 @@
  * - `capstan_partitions_moved_total{namespace,app}`: partitions that changed owner in them;
  * - `capstan_coordinator_connected{namespace,app}`: 1 while the app's coordinator holds a connected
  *   ZooKeeper session with its rebalancer running, else 0;
+ * - `capstan_coordinator_connection_attempts_total{namespace,app}`: ZooKeeper sessions the coordinator tried
+ *   to open (each attempt of its backoff; none while it waits for a ready quorum of in-cluster members);
  * - `capstan_partitions_unowned{namespace,app}`: partitions of the assignment not held by their assigned
  *   owner, as last observed (no series before the first observation);
  * - `capstan_rebalance_duration_seconds`: from a rebalance's write of the assignment until every partition it
@@ -43,6 +45,7 @@ export class CoordinationMetrics {
   readonly #rebalances: Counter<'namespace' | 'app' | 'reason'>;
   readonly #moved: Counter<'namespace' | 'app'>;
   readonly #connected: Gauge<'namespace' | 'app'>;
+  readonly #attempts: Counter<'namespace' | 'app'>;
   readonly #unowned: Gauge<'namespace' | 'app'>;
   readonly #duration: Histogram;
 
@@ -66,6 +69,12 @@ export class CoordinationMetrics {
       labelNames: ['namespace', 'app'],
       registers,
     });
+    this.#attempts = new Counter({
+      name: 'capstan_coordinator_connection_attempts_total',
+      help: "Attempts of the app's coordinator to open a ZooKeeper session",
+      labelNames: ['namespace', 'app'],
+      registers,
+    });
     this.#unowned = new Gauge({
       name: 'capstan_partitions_unowned',
       help: 'Partitions not held by their assigned owner, by app',
@@ -84,6 +93,12 @@ export class CoordinationMetrics {
   started(ref: AppRef): void {
     this.#moved.inc(labels(ref), 0);
     this.#connected.set(labels(ref), 0);
+    this.#attempts.inc(labels(ref), 0);
+  }
+
+  /** Counts one attempt to open a session. */
+  attempted(ref: AppRef): void {
+    this.#attempts.inc(labels(ref));
   }
 
   /** Counts one written assignment. */
@@ -112,6 +127,7 @@ export class CoordinationMetrics {
     for (const reason of REBALANCE_REASONS) this.#rebalances.remove({ ...labels(ref), reason });
     this.#moved.remove(labels(ref));
     this.#connected.remove(labels(ref));
+    this.#attempts.remove(labels(ref));
     this.#unowned.remove(labels(ref));
   }
 }

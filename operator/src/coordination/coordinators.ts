@@ -166,6 +166,7 @@ export class Coordinators {
       onReading: (s, reading) => o.sink?.observed(s, reading),
       onSettled: (_s, durationMs) => o.metrics.rebalanceSettled(durationMs),
       onUnreachable: (s) => o.observations?.unreachable(s),
+      onAttempt: (s) => o.metrics.attempted(s),
       ...(o.createClient === undefined ? {} : { createClient: o.createClient }),
       ...(o.tunnel === undefined ? {} : { tunnel: o.tunnel }),
     });

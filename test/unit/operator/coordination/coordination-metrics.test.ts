@@ -28,6 +28,11 @@ describe('coordination metrics', () => {
     expect(series(await registry.metrics(), 'capstan_coordinator_connected')).toEqual([
       'capstan_coordinator_connected{namespace="demo",app="shop"} 0',
     ]);
+    expect(series(await registry.metrics(), 'capstan_coordinator_connection_attempts_total')).toEqual([
+      'capstan_coordinator_connection_attempts_total{namespace="demo",app="shop"} 0',
+    ]);
+    metrics.attempted(APP);
+    metrics.attempted(APP);
     metrics.connected(APP, true);
     const move = { partition: 0, from: undefined, to: 'w-a' };
     metrics.rebalanced(APP, { reason: 'members changed (joined: w-a)', moved: [move, move, move] });
@@ -35,6 +40,9 @@ describe('coordination metrics', () => {
     const text = await registry.metrics();
     expect(series(text, 'capstan_coordinator_connected')).toEqual([
       'capstan_coordinator_connected{namespace="demo",app="shop"} 1',
+    ]);
+    expect(series(text, 'capstan_coordinator_connection_attempts_total')).toEqual([
+      'capstan_coordinator_connection_attempts_total{namespace="demo",app="shop"} 2',
     ]);
     expect(series(text, 'capstan_partitions_moved_total')).toEqual([
       'capstan_partitions_moved_total{namespace="demo",app="shop"} 4',
@@ -47,6 +55,7 @@ describe('coordination metrics', () => {
     const after = await registry.metrics();
     for (const metric of [
       'capstan_coordinator_connected',
+      'capstan_coordinator_connection_attempts_total',
       'capstan_partitions_moved_total',
       'capstan_rebalances_total',
     ])

@@ -25,10 +25,11 @@ function harness() {
   const apps = new ObjectStore<DistributedApp>();
   const pods = new ObjectStore<V1Pod>();
   const attempts: number[] = [];
+  const registry = new Registry();
   const coordinators = new Coordinators({
     apps,
     pods,
-    metrics: new CoordinationMetrics(new Registry()),
+    metrics: new CoordinationMetrics(registry),
     logger: silentLogger(),
     timers: manualTimers(clock),
     random: () => 0,
@@ -40,26 +41,37 @@ function harness() {
     },
   });
   apps.put(storedApp('shop', { coordination: { zookeeper: { replicas: 3 } } }));
-  return { clock, pods, attempts, coordinators };
+  /** The app's `capstan_coordinator_connection_attempts_total`, or undefined without a series. */
+  const counted = async (): Promise<number | undefined> => {
+    const line = (await registry.metrics())
+      .split('\n')
+      .find((l) =>
+        l.startsWith('capstan_coordinator_connection_attempts_total{namespace="demo",app="shop"}'),
+      );
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+  };
+  return { clock, pods, attempts, coordinators, counted };
 }
 
 describe('Coordinators with the pod cache', () => {
   it('dials an in-cluster ensemble only once a quorum of its members is Ready, at the next sync', async () => {
-    const { clock, pods, attempts, coordinators } = harness();
+    const { clock, pods, attempts, coordinators, counted } = harness();
     pods.put(memberPod(0, true));
     pods.put(memberPod(1, false));
     coordinators.sync();
     await advance(clock, 60_000, 1_000);
     expect(attempts).toEqual([]);
+    expect(await counted()).toBe(0);
     pods.put(memberPod(1, true));
     coordinators.sync();
     await settle();
     expect(attempts).toEqual([60_000]);
+    expect(await counted()).toBe(1);
     await coordinators.close();
   });
 
   it('backs off to minutes while nothing changes and tries again at once when readiness changes', async () => {
-    const { clock, pods, attempts, coordinators } = harness();
+    const { clock, pods, attempts, coordinators, counted } = harness();
     for (const i of [0, 1, 2]) pods.put(memberPod(i, true));
     coordinators.sync();
     await settle();
@@ -80,6 +92,7 @@ describe('Coordinators with the pod cache', () => {
     coordinators.sync();
     await settle();
     expect(attempts.slice(before)).toEqual([clock.now(), clock.now()]);
+    expect(await counted()).toBe(attempts.length);
     await coordinators.close();
   });
 });
