@@ -66,9 +66,9 @@ function useResolvConf(config: string): string {
 
 /**
  * The rendered config files of HAProxy: workers discovered with `server-template` through the cluster DNS
- * on the workers' headless Service ({@link haproxyServerSlots} slots), health checks on `/readyz`, retries with redispatch, routing to each request's
- * partition owner from `owners.map` (filled through the admin socket on loopback), the stats page and
- * the Prometheus exporter on their own port.
+ * on the workers' headless Service ({@link haproxyServerSlots} slots), health checks on `/readyz`,
+ * retries with redispatch, routing to each request's partition owner from `owners.map` (filled through
+ * the admin socket on loopback), the stats page and the Prometheus exporter on their own port.
  */
 export function haproxyFiles(
   app: DistributedApp,
