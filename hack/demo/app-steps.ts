@@ -82,6 +82,11 @@ export interface PodJson {
   };
 }
 
+/** Whether the pod's Ready condition is True (false for a pod that does not exist). */
+export function podReady(pod: PodJson | undefined): boolean {
+  return pod?.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
 /** The pods of `component` (workers, redis, zookeeper, haproxy label values) of an app. */
 export async function appPods(
   steps: Steps,

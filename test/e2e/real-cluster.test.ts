@@ -16,6 +16,7 @@ import {
   burst,
   deployUpstream,
   killWorkerContainer,
+  podReady,
   upstreamFetches,
   waitAppReady,
   type PodJson,
@@ -73,10 +74,6 @@ function workerRestarts(pod: PodJson): number | undefined {
   return pod.status.containerStatuses?.find((c) => c.name === 'worker')?.restartCount;
 }
 
-function ready(pod: PodJson): boolean {
-  return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
 async function cacheGet(base: string, key: string): Promise<{ status: number; cache: string | undefined }> {
   const response = await request(`${base}/v1/cache/${key}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
   await response.body.text();
@@ -131,7 +128,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       expect({
         pod: pod.metadata.name,
         node: pod.spec.nodeName?.startsWith('capstan-node-'),
-        ready: ready(pod),
+        ready: podReady(pod),
       }).toEqual({
         pod: pod.metadata.name,
         node: true,
@@ -241,7 +238,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
         '-l',
         'app.kubernetes.io/name=outsider',
       ])
-    )?.items.find(ready);
+    )?.items.find(podReady);
     const [worker] = await appPods(steps, NAMESPACE, APP, 'worker');
     const targets = { redis: [`${APP}-redis`, 6379], zookeeper: [`${APP}-zookeeper`, 2181] } as const;
     const reach = async (pod: string): Promise<Record<string, string>> => ({
@@ -349,7 +346,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       'a worker without restarts, partitions balanced and served',
       async () => {
         const workers = await appPods(steps, NAMESPACE, APP, 'worker');
-        const victim = workers.find((p) => workerRestarts(p) === 0 && ready(p));
+        const victim = workers.find((p) => workerRestarts(p) === 0 && podReady(p));
         const byWorker = (await appStatus()).partitions?.byWorker ?? {};
         const counts = workers.map((p) => byWorker[p.metadata.name] ?? 0);
         if (!victim || workers.length !== 3 || Math.max(...counts) - Math.min(...counts) > 1)
@@ -470,7 +467,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
       'Redis back: a miss, then a hit',
       async () => {
         const pods = await appPods(steps, NAMESPACE, APP, 'cache');
-        if (!pods.some((p) => p.metadata.uid !== redis!.metadata.uid && ready(p))) return undefined;
+        if (!pods.some((p) => p.metadata.uid !== redis!.metadata.uid && podReady(p))) return undefined;
         await cacheGet(urls.haproxy, key);
         const again = await cacheGet(urls.haproxy, key);
         return again.cache === 'hit' ? again : undefined;
@@ -558,7 +555,7 @@ describe('on real nodes: the operator from helm runs examples/minimal.yaml', () 
     const rolled = await waitFor('two new operator pods Ready and the old ones gone', async () => {
       const pods = await operatorPods();
       const current = pods.filter((p) => p.metadata.deletionTimestamp === undefined);
-      return pods.length === 2 && current.length === 2 && current.every(ready) ? current : undefined;
+      return pods.length === 2 && current.length === 2 && current.every(podReady) ? current : undefined;
     });
     expect(rolled.some((p) => oldNames.has(p.metadata.name))).toBe(false);
   }, 360_000);

@@ -12,7 +12,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { appPods, applyApp, deployUpstream, waitAppReady, type PodJson } from '../../hack/demo/app-steps.ts';
+import {
+  appPods,
+  applyApp,
+  deployUpstream,
+  podReady,
+  waitAppReady,
+  type PodJson,
+} from '../../hack/demo/app-steps.ts';
 import { workerStatus } from '../../hack/demo/owner-sampler.ts';
 import {
   OPERATOR_IMAGE,
@@ -51,10 +58,6 @@ interface AppJson {
   };
 }
 
-function ready(pod: PodJson | undefined): boolean {
-  return pod?.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
 /** The value of `metric` for this test's app in a Prometheus text page, 0 without the series. */
 function sample(text: string, metric: string): number {
   const prefix = `${metric}{namespace="${NAMESPACE}",app="${APP}"} `;
@@ -90,7 +93,7 @@ describe('a ZooKeeper member that is not Ready', () => {
     return Promise.all(
       pods.map(async (p) => ({
         pod: p.metadata.name,
-        ready: ready(p),
+        ready: podReady(p),
         restarts: p.status.containerStatuses?.[0]?.restartCount,
         owned: (await workerStatus(`http://${p.status.podIP}:8080`))?.owned.length,
       })),
@@ -123,7 +126,7 @@ describe('a ZooKeeper member that is not Ready', () => {
     const pid = await containerMainPid(container!);
     process.kill(pid, 'SIGSTOP');
     stopped = pid;
-    await waitFor('the member NotReady', async () => (ready(await memberPod()) ? undefined : true));
+    await waitFor('the member NotReady', async () => (podReady(await memberPod()) ? undefined : true));
     const notReady = Date.now() - start;
     await waitFor('the coordinator disconnected', async () =>
       (await coordinator()).connected === 0 ? true : undefined,
@@ -136,7 +139,7 @@ describe('a ZooKeeper member that is not Ready', () => {
     process.kill(pid, 'SIGCONT');
     stopped = undefined;
     const continued = Date.now();
-    await waitFor('the member Ready again', async () => (ready(await memberPod()) ? true : undefined));
+    await waitFor('the member Ready again', async () => (podReady(await memberPod()) ? true : undefined));
     const readyAgain = Date.now() - continued;
     const reconnected = await waitFor('the coordinator connected again', async () => {
       const now = await coordinator();
