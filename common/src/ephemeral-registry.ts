@@ -1,35 +1,56 @@
 import type { ZooKeeperClient } from './zookeeper-client.ts';
 import { ZooKeeperErrorCode, isZooKeeperError } from './zookeeper-error.ts';
 
+/** Options of {@link EphemeralRegistry}. */
+export interface EphemeralRegistryOptions {
+  /** Failures of a re-creation (each is retried); default: ignored. */
+  onError?: (error: unknown, path: string) => void;
+  /** Delay before retrying a re-creation that failed while still connected; default 1 000 ms. */
+  retryDelayMs?: number;
+}
+
 /**
  * Keeps a set of ephemeral nodes alive across sessions: registers them now and re-creates them with
  * their latest data whenever the client opens a fresh session after an expiry.
  *
+ * A node stays pending until it is confirmed on the current session: a re-creation that fails (the
+ * connection dropped right after the new session was opened, or the server timed out) is tried again on
+ * the next `connected` - which resumes the same session and so does not count as fresh - or after
+ * `retryDelayMs` while connected. Otherwise one failure would leave the registrant missing for the
+ * whole life of the session, and to the rebalancer a worker missing from `members/` owns nothing.
+ *
  * The path identifies the registrant, so a node at that path left by an earlier session (a restarted
  * process whose old session has not expired yet) is replaced at once, atomically, not waited for.
  * Parents must exist.
- * Failures of a re-creation are reported through `onError` (default: ignored until the next session).
  */
 export class EphemeralRegistry {
   readonly #client: ZooKeeperClient;
   readonly #nodes = new Map<string, Buffer>();
+  /** Registered paths not yet confirmed on the current session. */
+  readonly #pending = new Set<string>();
+  /** Paths being created now (one attempt per path at a time), with the attempt. */
+  readonly #inFlight = new Map<string, Promise<void>>();
   readonly #onError: (error: unknown, path: string) => void;
+  readonly #retryDelayMs: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
   readonly #onConnected = (event: { newSession: boolean }): void => {
-    if (!event.newSession) return;
-    for (const path of this.#nodes.keys())
-      void this.#ensure(path).catch((error) => this.#onError(error, path));
+    if (event.newSession) for (const path of this.#nodes.keys()) this.#pending.add(path);
+    this.#ensurePending();
   };
 
-  constructor(client: ZooKeeperClient, options: { onError?: (error: unknown, path: string) => void } = {}) {
+  constructor(client: ZooKeeperClient, options: EphemeralRegistryOptions = {}) {
     this.#client = client;
     this.#onError = options.onError ?? (() => undefined);
+    this.#retryDelayMs = options.retryDelayMs ?? 1_000;
     client.on('connected', this.#onConnected);
   }
 
   /** Creates (or takes over) the ephemeral `path` with `data` and keeps it registered. */
   async register(path: string, data: Buffer | string): Promise<void> {
     this.#nodes.set(path, Buffer.from(data));
-    await this.#ensure(path);
+    this.#pending.add(path);
+    await this.#attempt(path);
   }
 
   /** Replaces the data of a registered node. */
@@ -41,6 +62,7 @@ export class EphemeralRegistry {
   /** Forgets `path` and deletes the node (absent is fine). */
   async unregister(path: string): Promise<void> {
     this.#nodes.delete(path);
+    this.#pending.delete(path);
     await this.#client.remove(path).catch((error: unknown) => {
       if (!isZooKeeperError(error, ZooKeeperErrorCode.NO_NODE)) throw error;
     });
@@ -53,7 +75,54 @@ export class EphemeralRegistry {
 
   /** Stops following the client's sessions; leaves the nodes to the session (close the client to delete them). */
   close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
     this.#client.removeListener('connected', this.#onConnected);
+  }
+
+  #ensurePending(): void {
+    for (const path of this.#pending) {
+      if (this.#inFlight.has(path)) continue;
+      this.#attempt(path).catch((error: unknown) => {
+        this.#onError(error, path);
+        this.#retryLater();
+      });
+    }
+  }
+
+  /** One creation of `path` at a time: a caller that comes while one runs shares it. */
+  #attempt(path: string): Promise<void> {
+    let attempt = this.#inFlight.get(path);
+    if (attempt === undefined) {
+      attempt = this.#confirm(path);
+      this.#inFlight.set(path, attempt);
+    }
+    return attempt;
+  }
+
+  /**
+   * Creates `path` and confirms it for the session it ran on: if a fresh session began meanwhile, the node
+   * may have gone with the old one and is made again.
+   */
+  async #confirm(path: string): Promise<void> {
+    const session = this.#client.sessionId;
+    try {
+      await this.#ensure(path);
+    } finally {
+      this.#inFlight.delete(path);
+    }
+    if (this.#client.sessionId === session) this.#pending.delete(path);
+    else this.#ensurePending();
+  }
+
+  /** While connected, tries the pending nodes again after the delay; otherwise the next `connected` does. */
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined || !this.#client.connected) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (!this.#closed && this.#client.connected) this.#ensurePending();
+    }, this.#retryDelayMs);
+    this.#retryTimer.unref();
   }
 
   async #ensure(path: string): Promise<void> {

@@ -385,10 +385,16 @@ export class PartitionOwnership extends EventEmitter<PartitionOwnershipEvents> {
         await this.#step(p, slot);
       } catch (error) {
         this.#log.warn({ err: error, partition: p }, 'partition ownership step failed; retrying');
-        this.#timers.setTimeout(() => this.#kick(p), this.#options.retryDelayMs ?? 500);
+        this.#retryLater(p);
         return;
       }
     }
+    // Still dirty after the last round (claims racing with releases all along): nothing else would kick it.
+    if (slot.dirty) this.#retryLater(p);
+  }
+
+  #retryLater(p: number): void {
+    this.#timers.setTimeout(() => this.#kick(p), this.#options.retryDelayMs ?? 500);
   }
 
   async #step(p: number, slot: Slot): Promise<void> {

@@ -3,6 +3,7 @@ import { EphemeralRegistry } from '../../../common/src/ephemeral-registry.ts';
 import { connect, ZooKeeperErrorCode } from '../../../common/src/zookeeper-client.ts';
 import type { ConnectOptions, ZooKeeperClient } from '../../../common/src/zookeeper-client.ts';
 import { startZooKeeper, waitUntil } from '../../../workload/src/local/index.ts';
+import { startSilencingProxy, startSilentServer } from '../../harness/silent-peers.ts';
 import type { ZooKeeperService } from '../../../workload/src/local/index.ts';
 
 describe('ZooKeeperClient against a real server', () => {
@@ -127,6 +128,66 @@ describe('ZooKeeperClient against a real server', () => {
     expect((await observer.get('/members/w1')).data.toString()).toBe('{"address":"127.0.0.1:1"}');
     registry.close();
   }, 30_000);
+
+  it('re-creates an ephemeral whose re-creation on a fresh session was cut off, on the resumed session', async () => {
+    const proxy = await startSilencingProxy(zk.connectString);
+    try {
+      const c = await open({ connectString: proxy.address, sessionTimeoutMs: 4_000 });
+      const observer = await open();
+      await c.mkdirp('/cut');
+      // Registered before the registry's own listener, so it runs first: the connection of the fresh
+      // session goes silent before the registry sends its create, which is lost. The client then finds
+      // the server silent, drops the connection and resumes the same session on a new one: a `connected`
+      // that is not a fresh session.
+      let cutNextFresh = false;
+      c.on('connected', ({ newSession }) => {
+        if (newSession && cutNextFresh) proxy.silence();
+        if (newSession) cutNextFresh = false;
+      });
+      const reasons: string[] = [];
+      c.on('disconnected', (reason) => reasons.push(reason));
+      const registry = new EphemeralRegistry(c, { retryDelayMs: 100 });
+      await registry.register('/cut/w1', 'first life');
+      cutNextFresh = true;
+      let expired = 0;
+      c.on('expired', () => (expired += 1));
+      for (let attempt = 0; attempt < 5 && expired === 0; attempt++) {
+        await expireSession(c.session);
+        await until('expiry noticed', () => expired > 0, 5_000).catch(() => undefined);
+      }
+      expect(expired).toBe(1);
+      await until('the silent connection dropped', () => reasons.includes('no-response'));
+      const resumed = c.sessionId;
+      await until('member re-created on the resumed session', async () => {
+        const stat = await observer.exists('/cut/w1');
+        return c.connected && stat?.ephemeralOwner === c.sessionId;
+      });
+      expect(c.sessionId).toBe(resumed);
+      registry.close();
+    } finally {
+      await proxy.close();
+    }
+  }, 40_000);
+
+  it('gives up a member that accepts connections and never answers, and connects to another', async () => {
+    // The ensemble as the client sees it: the real server behind a proxy, and a member that is stopped (it
+    // accepts, it never answers). Whichever the client dials first, it must end up on the real one.
+    const [proxy, silent] = [await startSilencingProxy(zk.connectString), await startSilentServer()];
+    try {
+      const c = await open({ connectString: `${proxy.address},${silent.address}`, sessionTimeoutMs: 4_000 });
+      const reasons: string[] = [];
+      c.on('disconnected', (reason) => reasons.push(reason));
+      // Its connection goes silent: the library's next server is the stopped member, then the real one again.
+      // (Whether the session survives the detour depends on how long it took: it may have expired.)
+      proxy.silence();
+      await until('the silent connection dropped', () => reasons.includes('no-response'));
+      await until('connected again', () => c.connected);
+      await c.create('/after-silent-member', 'x', 'ephemeral');
+      expect((await c.exists('/after-silent-member'))?.ephemeralOwner).toBe(c.sessionId);
+    } finally {
+      await Promise.all([proxy.close(), silent.close()]);
+    }
+  }, 40_000);
 
   it('reports disconnection from its local timer when the server goes silent', async () => {
     const c = await open({ sessionTimeoutMs: 4_000 });

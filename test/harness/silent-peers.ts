@@ -1,0 +1,77 @@
+/**
+ * Peers that go silent, for tests of clients that must not wait on them forever: a TCP proxy on loopback
+ * in front of one server whose `silence()` makes every connection open now drop what either side sends (the
+ * sockets stay open, as with a peer cut off by the network) while connections made later pass through, and a
+ * server that accepts connections and never answers (a stopped process whose kernel still accepts for it).
+ */
+import net from 'node:net';
+
+export interface SilencingProxy {
+  /** `127.0.0.1:<port>` of the proxy. */
+  readonly address: string;
+  /** Silences the connections open now; later ones are forwarded. */
+  silence(): void;
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  server: net.Socket;
+  silent: boolean;
+}
+
+/** Starts a proxy to `target` (`host:port`). */
+export async function startSilencingProxy(target: string): Promise<SilencingProxy> {
+  const [host, port] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ];
+  const pairs = new Set<Pair>();
+  const proxy = net.createServer((client) => {
+    const pair: Pair = { client, server: net.connect({ host, port }), silent: false };
+    pairs.add(pair);
+    const end = (): void => {
+      pairs.delete(pair);
+      pair.client.destroy();
+      pair.server.destroy();
+    };
+    client.on('data', (chunk) => pair.silent || pair.server.write(chunk));
+    pair.server.on('data', (chunk) => pair.silent || client.write(chunk));
+    for (const socket of [client, pair.server]) socket.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port: own } = proxy.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${own}`,
+    silence: () => pairs.forEach((pair) => (pair.silent = true)),
+    close: async () => {
+      pairs.forEach((pair) => (pair.client.destroy(), pair.server.destroy()));
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+  };
+}
+
+export interface SilentServer {
+  /** `127.0.0.1:<port>` of the server. */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Starts a server that accepts every connection, reads what comes and never writes or closes. */
+export async function startSilentServer(): Promise<SilentServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket)).on('error', () => socket.destroy());
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    close: async () => {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
