@@ -176,6 +176,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   #connected = false;
   #closed = false;
   #lastConfirmed = 0;
+  /** When the client last stopped being connected, or gave up an unanswered connection attempt. */
+  #disconnectedSince = 0;
   #probeInFlight = false;
   #probeTimer: NodeJS.Timeout | undefined;
   /** True until the first `connected` of the current raw client (the first session, or a fresh one after expiry). */
@@ -214,6 +216,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       this.#raw.once('connected', onConnected);
       this.#raw.once('expired', onExpired);
     });
+    this.#disconnectedSince = this.#now();
+    this.#startProbe();
     this.#raw.connect();
     try {
       await connected;
@@ -221,7 +225,6 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       await this.close();
       throw error;
     }
-    this.#startProbe();
   }
 
   /** Hex id of the current session. */
@@ -401,6 +404,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   #onDisconnected(raw: Client, reason: DisconnectReason): void {
     if (raw !== this.#raw || !this.#connected) return;
     this.#connected = false;
+    this.#disconnectedSince = this.#now();
     this.emit('disconnected', reason);
   }
 
@@ -411,6 +415,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     raw.close();
     this.#newSession = true;
     this.#raw = this.#createRaw();
+    this.#disconnectedSince = this.#now();
     this.emit('expired');
     this.#raw.connect();
   }
@@ -428,7 +433,10 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   }
 
   #probe(): void {
-    if (!this.#connected) return;
+    if (!this.#connected) {
+      this.#abandonSilentAttempt();
+      return;
+    }
     if (this.#now() - this.#lastConfirmed > this.#disconnectLimit()) {
       const raw = this.#raw;
       this.#onDisconnected(raw, 'no-response');
@@ -445,6 +453,20 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       this.#probeInFlight = false;
       if (!error && raw === this.#raw) this.#lastConfirmed = Math.max(this.#lastConfirmed, sentAt);
     });
+  }
+
+  /**
+   * While not connected: gives up a connection attempt that has waited longer than the session timeout
+   * divided by the number of servers (the Java client's connect timeout). The library bounds only the TCP
+   * connect; a server that accepts the connection and never answers the connect request (a stopped or frozen
+   * process: the kernel still accepts for it) would hold the client for as long as it stays silent, even with
+   * the other members of the ensemble up. Dropping the socket makes the library try the next server.
+   */
+  #abandonSilentAttempt(): void {
+    const servers = this.#options.connectString.split('/')[0]!.split(',').length;
+    if (this.#now() - this.#disconnectedSince <= this.#raw.getSessionTimeout() / servers) return;
+    this.#disconnectedSince = this.#now();
+    dropConnection(this.#raw);
   }
 
   #watch(kind: WatchEntry['kind'], path: string, onChange: (value: unknown) => void): Unwatch {
