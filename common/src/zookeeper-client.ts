@@ -89,6 +89,14 @@ const NO_OWNER = '0000000000000000';
 
 type Callback<T> = (error: unknown, value: T) => void;
 
+/** A call waiting for its answer: the raw client it went to, and how to fail it. */
+interface PendingCall {
+  raw: Client;
+  operation: string;
+  path: string | undefined;
+  fail: (error: ZooKeeperError) => void;
+}
+
 interface WatchEntry {
   kind: 'children' | 'data';
   path: string;
@@ -172,6 +180,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   readonly #acls: ACL[];
   readonly #now: () => number;
   readonly #watches = new Set<WatchEntry>();
+  /** Calls waiting for an answer, each with the raw client it was sent on and how to fail it. */
+  readonly #calls = new Set<PendingCall>();
   #raw: Client;
   #connected = false;
   #closed = false;
@@ -416,8 +426,22 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     this.#newSession = true;
     this.#raw = this.#createRaw();
     this.#disconnectedSince = this.#now();
+    this.#failCallsOn(raw);
     this.emit('expired');
     this.#raw.connect();
+  }
+
+  /**
+   * Fails at once every call still waiting on `raw`, a client whose session expired. The library fails the
+   * requests it had sent, but not those it queued while reconnecting: they would wait out the operation
+   * timeout, and whoever waits on them (a claim, a watch being re-armed) with them.
+   */
+  #failCallsOn(raw: Client): void {
+    for (const call of this.#calls) {
+      if (call.raw !== raw) continue;
+      const message = `${call.operation} ${call.path ?? ''}: the session expired before the answer`;
+      call.fail(new ZooKeeperError(ZooKeeperErrorCode.SESSION_EXPIRED, message, { path: call.path }));
+    }
   }
 
   /** How long the server may stay silent before the client counts itself disconnected (ms). */
@@ -550,15 +574,29 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       );
     }
     return new Promise<T>((resolve, reject) => {
+      const raw = this.#raw;
+      const call: PendingCall = {
+        raw,
+        operation,
+        path,
+        fail: (error: ZooKeeperError) => {
+          clearTimeout(timer);
+          this.#calls.delete(call);
+          reject(error);
+        },
+      };
       const timer = setTimeout(() => {
         const message = `${operation} ${path ?? ''}: no answer within ${this.#operationTimeoutMs} ms`;
-        reject(new ZooKeeperError(ZooKeeperErrorCode.TIMEOUT, message, { path }));
+        call.fail(new ZooKeeperError(ZooKeeperErrorCode.TIMEOUT, message, { path }));
       }, this.#operationTimeoutMs);
       timer.unref();
-      run(this.#raw, (error, value) => {
+      this.#calls.add(call);
+      run(raw, (error, value) => {
+        if (!this.#calls.has(call)) return;
+        if (error) return call.fail(ZooKeeperError.from(error, operation, path));
         clearTimeout(timer);
-        if (error) reject(ZooKeeperError.from(error, operation, path));
-        else resolve(value);
+        this.#calls.delete(call);
+        resolve(value);
       });
     });
   }

@@ -9,8 +9,12 @@ import net from 'node:net';
 export interface SilencingProxy {
   /** `127.0.0.1:<port>` of the proxy. */
   readonly address: string;
-  /** Silences the connections open now; later ones are forwarded. */
+  /** Silences the connections open now; later ones are forwarded (unless blocked). */
   silence(): void;
+  /** Silences every connection, those made from now on too, until `unblock()`. */
+  block(): void;
+  /** Connections made from now on are forwarded again; those silenced stay silent. */
+  unblock(): void;
   close(): Promise<void>;
 }
 
@@ -27,8 +31,9 @@ export async function startSilencingProxy(target: string): Promise<SilencingProx
     Number(target.slice(target.lastIndexOf(':') + 1)),
   ];
   const pairs = new Set<Pair>();
+  let blocked = false;
   const proxy = net.createServer((client) => {
-    const pair: Pair = { client, server: net.connect({ host, port }), silent: false };
+    const pair: Pair = { client, server: net.connect({ host, port }), silent: blocked };
     pairs.add(pair);
     const end = (): void => {
       pairs.delete(pair);
@@ -44,6 +49,11 @@ export async function startSilencingProxy(target: string): Promise<SilencingProx
   return {
     address: `127.0.0.1:${own}`,
     silence: () => pairs.forEach((pair) => (pair.silent = true)),
+    block: () => {
+      blocked = true;
+      pairs.forEach((pair) => (pair.silent = true));
+    },
+    unblock: () => (blocked = false),
     close: async () => {
       pairs.forEach((pair) => (pair.client.destroy(), pair.server.destroy()));
       await new Promise<void>((resolve) => proxy.close(() => resolve()));

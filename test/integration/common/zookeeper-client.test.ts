@@ -189,6 +189,36 @@ describe('ZooKeeperClient against a real server', () => {
     }
   }, 40_000);
 
+  it('fails a call queued while reconnecting as soon as the session turns out to have expired', async () => {
+    const proxy = await startSilencingProxy(zk.connectString);
+    try {
+      const c = await open({
+        connectString: proxy.address,
+        sessionTimeoutMs: 4_000,
+        operationTimeoutMs: 60_000,
+      });
+      await c.create('/queued', 'x');
+      const reasons: string[] = [];
+      c.on('disconnected', (reason) => reasons.push(reason));
+      // Cut off, and every reconnection attempt too: a call made now waits in the library's queue.
+      proxy.block();
+      await until('cut off', () => reasons.includes('no-response'));
+      const queued = c.get('/queued').then(
+        () => 'answered',
+        (error: { code?: string }) => error.code,
+      );
+      await expireSession(c.session);
+      proxy.unblock();
+      // The next attempt gets through and learns that the session expired; the call must not wait out its
+      // 60 s operation timeout (this test's own timeout is shorter).
+      expect(await queued).toBe(ZooKeeperErrorCode.SESSION_EXPIRED);
+      await until('connected on a fresh session', () => c.connected);
+      expect((await c.get('/queued')).data.toString()).toBe('x');
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
   it('reports disconnection from its local timer when the server goes silent', async () => {
     const c = await open({ sessionTimeoutMs: 4_000 });
     const reasons: string[] = [];
