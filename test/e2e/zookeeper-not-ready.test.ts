@@ -6,8 +6,8 @@
  * an unknown probe result, not a failure.) The operator's coordinator of the app loses its session and
  * must not spend connection attempts on an ensemble without a Ready quorum; once the member is Ready
  * again it dials at once. The attempts are read from the operator's
- * `capstan_coordinator_connection_attempts_total`. How long the workers then take to own every
- * partition again is printed. Timings are printed, never asserted.
+ * `capstan_coordinator_connection_attempts_total`. Then every partition must be owned again; how long
+ * that took is printed. Timings are printed, never asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
@@ -153,10 +153,9 @@ describe('a ZooKeeper member that is not Ready', () => {
     );
     expect(afterHold).toBe(held);
     expect(reconnected.attempts).toBeGreaterThan(held);
-    // Reported, not asserted: how long the workers take to own every partition again after the
-    // outage (their sessions may have expired meanwhile, then they join again and claim). In one CI
-    // run they had not within 240 s, while local runs took 13 to 24 s; that is followed up apart from
-    // this test, which is about the coordinator's dialling.
+    // Then the workers: their sessions may have expired meanwhile; they join again and claim. Every
+    // partition must be owned again (how long it took is printed). What they said they owned is
+    // part of the failure message.
     const recovery = await waitFor(
       'every partition owned again',
       async () => {
@@ -169,7 +168,10 @@ describe('a ZooKeeper member that is not Ready', () => {
       120_000,
     ).catch(async () => {
       const status = (await getJson<AppJson>(steps, ['dapp', APP, '-n', NAMESPACE]))?.status;
-      return `not every partition owned after 120 s: app status ${JSON.stringify(status)}; workers ${JSON.stringify(await workers())}`;
+      throw new Error(
+        `not every partition owned 120 s after ZooKeeper continued: app status ${JSON.stringify(status)}; ` +
+          `workers ${JSON.stringify(await workers())}`,
+      );
     });
     console.log(recovery);
   }, 420_000);
