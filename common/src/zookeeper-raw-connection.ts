@@ -27,10 +27,12 @@ function managerOf(raw: Client): ConnectionManager | undefined {
 
 /**
  * Destroys the current socket; the library then reconnects (to the next server of an ensemble) and resumes the
- * session. Nothing happens when there is no socket.
+ * session. Nothing happens when there is no socket. The socket's connect timer goes with it: the library
+ * clears it only on a socket error, and left running it would destroy the next attempt's socket.
  */
 export function dropConnection(raw: Client): void {
-  managerOf(raw)?.socket?.destroy();
+  const manager = managerOf(raw);
+  if (manager) destroySocket(manager);
 }
 
 /**

@@ -28,6 +28,21 @@ describe('ZooKeeperClient against a real server', () => {
     }
   }
 
+  /**
+   * Expires `c`'s session and resolves how many expiries `c` saw. A second client takes the session over and
+   * closes it; `c` may win the session back by reconnecting before the close arrives, so this tries again
+   * (a bounded number of times).
+   */
+  async function forceExpiry(c: ZooKeeperClient): Promise<number> {
+    let expired = 0;
+    c.on('expired', () => (expired += 1));
+    for (let attempt = 0; attempt < 5 && expired === 0; attempt++) {
+      await expireSession(c.session);
+      await until('expiry noticed', () => expired > 0, 5_000).catch(() => undefined);
+    }
+    return expired;
+  }
+
   beforeAll(async () => {
     zk = await startZooKeeper();
   }, 60_000);
@@ -111,15 +126,7 @@ describe('ZooKeeperClient against a real server', () => {
     const registry = new EphemeralRegistry(c);
     await registry.register('/members/w1', '{"address":"127.0.0.1:1"}');
     const before = c.sessionId;
-    let expired = 0;
-    c.on('expired', () => (expired += 1));
-    // Expire the session: a second client takes it over and closes it. The original client may win the
-    // session back by reconnecting before the close arrives, so try again (a bounded number of times).
-    for (let attempt = 0; attempt < 5 && expired === 0; attempt++) {
-      await expireSession(c.session);
-      await until('expiry noticed', () => expired > 0, 5_000).catch(() => undefined);
-    }
-    expect(expired).toBe(1);
+    expect(await forceExpiry(c)).toBe(1);
     await until('member re-created on the new session', async () => {
       const stat = await observer.exists('/members/w1');
       return c.connected && stat?.ephemeralOwner === c.sessionId;
@@ -149,13 +156,7 @@ describe('ZooKeeperClient against a real server', () => {
       const registry = new EphemeralRegistry(c, { retryDelayMs: 100 });
       await registry.register('/cut/w1', 'first life');
       cutNextFresh = true;
-      let expired = 0;
-      c.on('expired', () => (expired += 1));
-      for (let attempt = 0; attempt < 5 && expired === 0; attempt++) {
-        await expireSession(c.session);
-        await until('expiry noticed', () => expired > 0, 5_000).catch(() => undefined);
-      }
-      expect(expired).toBe(1);
+      expect(await forceExpiry(c)).toBe(1);
       await until('the silent connection dropped', () => reasons.includes('no-response'));
       const resumed = c.sessionId;
       await until('member re-created on the resumed session', async () => {

@@ -1,8 +1,10 @@
 /**
  * Bounded client load through HAProxy and sampling of who serves what, for the fault tests of the data
- * path (a ZooKeeper election, a frozen worker): increments retried with their idempotency key until
- * acknowledged, reads, owner samples from every worker's `/_capstan/status`, HAProxy's UP count.
+ * path (a ZooKeeper election, a ZooKeeper outage, a frozen worker): increments retried with their
+ * idempotency key until acknowledged, reads, owner samples from every worker's `/_capstan/status`,
+ * HAProxy's UP count, and the safety checks they all make of a run.
  */
+import { expect } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { LocalFleet } from '../../../workload/src/local-fleet.ts';
@@ -258,4 +260,18 @@ export async function valueOf(fleet: LocalFleet, key: string): Promise<number> {
     if (n >= 50) throw new Error(`reading ${key}: ${response.statusCode} ${body}`);
     await sleep(100);
   }
+}
+
+/**
+ * What every fault test asserts of its run: owners were sampled and no partition had two at once, and each
+ * key's final value counts every acknowledged increment and at most the abandoned ones besides (an
+ * abandoned increment may or may not have been applied).
+ */
+export function expectSafe(samples: OwnerSamples, stats: LoadStats, finals: readonly number[]): void {
+  expect(samples.rounds).toBeGreaterThan(0);
+  expect(samples.doubles).toEqual([]);
+  finals.forEach((final, k) => {
+    expect(final).toBeGreaterThanOrEqual(stats.acknowledged[k]!);
+    expect(final).toBeLessThanOrEqual(stats.acknowledged[k]! + stats.abandoned[k]!);
+  });
 }
