@@ -177,6 +177,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   readonly #options: ConnectOptions;
   readonly #sessionTimeoutMs: number;
   readonly #operationTimeoutMs: number;
+  /** Servers in the connect string. */
+  readonly #servers: number;
   readonly #acls: ACL[];
   readonly #now: () => number;
   readonly #watches = new Set<WatchEntry>();
@@ -199,6 +201,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     this.#options = { ...options };
     this.#sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
     this.#operationTimeoutMs = options.operationTimeoutMs ?? this.#sessionTimeoutMs;
+    this.#servers = options.connectString.split('/')[0]!.split(',').length;
     this.#now = options.now ?? Date.now;
     this.#acls = toLibraryAcl(defaultAcl(options));
     this.#raw = this.#createRaw(options.session);
@@ -487,8 +490,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
    * the other members of the ensemble up. Dropping the socket makes the library try the next server.
    */
   #abandonSilentAttempt(): void {
-    const servers = this.#options.connectString.split('/')[0]!.split(',').length;
-    if (this.#now() - this.#disconnectedSince <= this.#raw.getSessionTimeout() / servers) return;
+    if (this.#now() - this.#disconnectedSince <= this.#raw.getSessionTimeout() / this.#servers) return;
     this.#disconnectedSince = this.#now();
     dropConnection(this.#raw);
   }

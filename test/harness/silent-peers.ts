@@ -26,10 +26,8 @@ interface Pair {
 
 /** Starts a proxy to `target` (`host:port`). */
 export async function startSilencingProxy(target: string): Promise<SilencingProxy> {
-  const [host, port] = [
-    target.slice(0, target.lastIndexOf(':')),
-    Number(target.slice(target.lastIndexOf(':') + 1)),
-  ];
+  const colon = target.lastIndexOf(':');
+  const [host, port] = [target.slice(0, colon), Number(target.slice(colon + 1))];
   const pairs = new Set<Pair>();
   let blocked = false;
   const proxy = net.createServer((client) => {
@@ -64,21 +62,31 @@ export async function startSilencingProxy(target: string): Promise<SilencingProx
 export interface SilentServer {
   /** `127.0.0.1:<port>` of the server. */
   readonly address: string;
+  /** Every connection accepted, in order: the bytes it received and whether it has closed. */
+  readonly connections: readonly { readonly bytes: number; readonly ended: boolean }[];
   close(): Promise<void>;
 }
 
-/** Starts a server that accepts every connection, reads what comes and never writes or closes. */
+/**
+ * Starts a server that accepts every connection, reads and counts what comes and never writes or closes
+ * (like a paused ZooKeeper).
+ */
 export async function startSilentServer(): Promise<SilentServer> {
+  const connections: { bytes: number; ended: boolean }[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    const record = { bytes: 0, ended: false };
+    connections.push(record);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket)).on('error', () => socket.destroy());
-    socket.resume();
+    socket.on('data', (chunk) => (record.bytes += chunk.length));
+    socket.on('close', () => ((record.ended = true), sockets.delete(socket)));
+    socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     address: `127.0.0.1:${port}`,
+    connections,
     close: async () => {
       sockets.forEach((socket) => socket.destroy());
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -32,8 +32,8 @@ describe('a ZooKeeper outage longer than the session timeout, under load', () =>
 
   /** Whether each worker serves exactly the partitions `states` assign to it, and every partition is assigned. */
   async function servesAsAssigned(states: PartitionState[]): Promise<boolean> {
-    const statuses = await Promise.all([...fleet.workers.values()].map((w) => statusOf(w.url)));
     if (states.some((s) => s.assigned === undefined)) return false;
+    const statuses = await Promise.all([...fleet.workers.values()].map((w) => statusOf(w.url)));
     return statuses.every((status) => {
       const assigned = states.flatMap((s, p) => (s.assigned === status?.workerId ? [p] : []));
       return JSON.stringify([...(status?.owned ?? [])].sort((a, b) => a - b)) === JSON.stringify(assigned);

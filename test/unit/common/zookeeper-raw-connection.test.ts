@@ -1,44 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import zookeeper from 'node-zookeeper-client';
 import type { Client } from 'node-zookeeper-client';
 import { abandonConnection, dropConnection } from '../../../common/src/zookeeper-raw-connection.ts';
 import { waitUntil } from '../../../workload/src/local/probes.ts';
+import { startSilentServer, type SilentServer } from '../../harness/silent-peers.ts';
 
 const { STATES } = createRequire(import.meta.url)('node-zookeeper-client/lib/ConnectionManager.js') as {
   STATES: Record<string, number>;
 };
-
-/** A server that accepts connections, records what it receives and never answers (like a paused ZooKeeper). */
-interface SilentServer {
-  connectString: string;
-  connections: { bytes: number; ended: boolean }[];
-  close(): Promise<void>;
-}
-
-async function startSilentServer(): Promise<SilentServer> {
-  const connections: SilentServer['connections'] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    const record = { bytes: 0, ended: false };
-    connections.push(record);
-    sockets.add(socket);
-    socket.on('data', (chunk) => (record.bytes += chunk.length));
-    socket.on('close', () => ((record.ended = true), sockets.delete(socket)));
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    connectString: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    connections,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 const managerState = (raw: Client): number =>
   (raw as unknown as { connectionManager: { state: number } }).connectionManager.state;
@@ -52,7 +22,7 @@ describe('the raw connection of node-zookeeper-client', () => {
 
   beforeEach(async () => {
     server = await startSilentServer();
-    raw = zookeeper.createClient(server.connectString, {
+    raw = zookeeper.createClient(server.address, {
       sessionTimeout: 10_000,
       spinDelay: 200,
       retries: 0,
