@@ -1,7 +1,9 @@
 /**
  * Trims what the informers cache to what the reconciler reads, so thousands of apps fit in little
- * memory: metadata (without managedFields) for every owned object, replica counts and status for
- * workloads, key names only for Secrets the operator does not own, phase, readiness and container states for pods.
+ * memory: metadata (without managedFields) for every owned object, replica counts and the status fields
+ * read for workloads, key names only for Secrets the operator does not own, phase, readiness and
+ * container states for pods. Because the reconciler reads nothing else, an update that leaves the view
+ * as it was ({@link viewChanged}) cannot change what a reconcile does, and queues nothing.
  */
 import type { KubernetesObject, V1ObjectMeta, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY } from '../model/labels.ts';
@@ -12,9 +14,30 @@ function meta(obj: KubernetesObject): V1ObjectMeta {
   return metadata;
 }
 
+/** The status fields of Deployments and StatefulSets the operator reads. */
+interface WorkloadStatus {
+  replicas?: number;
+  readyReplicas?: number;
+  updatedReplicas?: number;
+  observedGeneration?: number;
+  /** StatefulSets: the revision pods are rolled to (ZooKeeper rolls). */
+  updateRevision?: string;
+}
+
 interface Workload extends KubernetesObject {
   spec?: { replicas?: number };
-  status?: unknown;
+  status?: WorkloadStatus;
+}
+
+/**
+ * Only what status-components.ts and zookeeper-roll.ts read: the rest (conditions and their
+ * timestamps, available and current counts) changes on every step of a rollout and would queue a
+ * reconcile each time for nothing.
+ */
+function workloadStatus(status: WorkloadStatus | undefined): WorkloadStatus | undefined {
+  if (status === undefined) return undefined;
+  const { replicas, readyReplicas, updatedReplicas, observedGeneration, updateRevision } = status;
+  return { replicas, readyReplicas, updatedReplicas, observedGeneration, updateRevision };
 }
 
 /** The cache transform for objects of `kind`. */
@@ -27,11 +50,22 @@ export function trimmed(kind: OwnedKind): (obj: KubernetesObject) => KubernetesO
         kind: obj.kind,
         metadata: meta(obj),
         spec: { replicas: workload.spec?.replicas },
-        status: workload.status,
+        status: workloadStatus(workload.status),
       } as KubernetesObject;
     };
   }
   return (obj) => ({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: meta(obj) });
+}
+
+/**
+ * Whether an update changed the cached view of an owned object other than its resourceVersion (the
+ * update predicate of owned kinds). Both views come from the same transform, so their keys are in the
+ * same order and their JSON compares.
+ */
+export function viewChanged(before: KubernetesObject, after: KubernetesObject): boolean {
+  const text = (obj: KubernetesObject): string =>
+    JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } });
+  return text(before) !== text(after);
 }
 
 /** Secrets: data kept for the operator's own (it reads the Redis password back), key names for others. */

@@ -20,7 +20,7 @@ import {
   type Store,
 } from '../runtime/index.ts';
 import { MultiStore } from './multi-store.ts';
-import { podSummary, podView, secretView, trimmed } from './cache-views.ts';
+import { podSummary, podView, secretView, trimmed, viewChanged } from './cache-views.ts';
 import { referencedSecrets } from './referenced-secrets.ts';
 import { DISTRIBUTED_APPS, OWNED_RESOURCES, type OwnedKind } from './resources.ts';
 
@@ -100,7 +100,7 @@ export function watchDistributedApps(
     resource: DISTRIBUTED_APPS,
     handler: controller.handler({ updatePredicate: generationOrMetadataChanged }),
   });
-  const ownedHandler = controller.handler({ map: ownerOf });
+  const ownedHandler = controller.handler({ map: ownerOf, updatePredicate: viewChanged });
   const owned = Object.fromEntries(
     (Object.keys(OWNED_RESOURCES) as OwnedKind[])
       .filter((kind) => kind !== 'Secret')

@@ -3,14 +3,7 @@
  * want, and what to do to get from the running ones there.
  */
 import type { DistributedApp } from '../api/schema.ts';
-import type { Observed } from '../model/observed.ts';
-import {
-  coordinatorKey,
-  coordinatorSpec,
-  sameSpec,
-  type CoordinatorSpec,
-  type CredentialSource,
-} from './coordinator-spec.ts';
+import { coordinatorKey, sameSpec, type CoordinatorSpec, type CredentialSource } from './coordinator-spec.ts';
 
 /** What to change: `stop` keys first, then `start` specs (a changed spec is in both: a restart). */
 export interface CoordinatorDiff {
@@ -21,15 +14,16 @@ export interface CoordinatorDiff {
 /**
  * The coordinator of every app that needs one, by {@link coordinatorKey}. With `credentials`, an app whose
  * credentials are not there yet (the reconciler has not created its Secret) gets none until they are.
+ * `specOf` is `coordinatorSpec` of coordinator-spec.ts (or remembers what it gave): it is asked for every app of every sync.
  */
 export function desiredCoordinators(
   apps: readonly DistributedApp[],
-  observed: Observed,
+  specOf: (app: DistributedApp) => CoordinatorSpec | undefined,
   credentials?: CredentialSource,
 ): Map<string, CoordinatorSpec> {
   const desired = new Map<string, CoordinatorSpec>();
   for (const app of apps) {
-    const spec = coordinatorSpec(app, observed);
+    const spec = specOf(app);
     if (spec === undefined) continue;
     if (credentials === undefined) desired.set(coordinatorKey(spec), spec);
     else {

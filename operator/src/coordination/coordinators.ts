@@ -24,7 +24,12 @@ import { ensembleReadiness } from './ensemble-readiness.ts';
 import type { CoordinatorActivity } from './coordinator-activity.ts';
 import type { CoordinationMetrics } from './coordination-metrics.ts';
 import { desiredCoordinators, diffCoordinators, type CoordinatorDiff } from './coordinator-diff.ts';
-import { coordinatorKey, type CoordinatorSpec, type CredentialSource } from './coordinator-spec.ts';
+import {
+  coordinatorKey,
+  coordinatorSpec,
+  type CoordinatorSpec,
+  type CredentialSource,
+} from './coordinator-spec.ts';
 import { unowned, type OwnershipReading } from './ownership-summary.ts';
 import type { AppRef } from '../../../common/src/zk-paths.ts';
 import type { PartitionObservations } from './partition-observations.ts';
@@ -100,6 +105,11 @@ export class Coordinators {
   readonly #running = new Map<string, AppCoordinator>();
   /** Coordinators closing, by key; a new one of the same key starts after them. */
   readonly #closing = new Map<string, Promise<unknown>>();
+  /**
+   * The spec of each cached app object: the cache replaces an object on every change, so the same object
+   * has the same spec, and a sync of a thousand unchanged apps builds none.
+   */
+  readonly #specs = new WeakMap<DistributedApp, CoordinatorSpec | undefined>();
   #closed = false;
 
   constructor(options: CoordinatorsOptions) {
@@ -116,7 +126,7 @@ export class Coordinators {
   /** Brings the running coordinators in line with the cache; returns what it changed. */
   sync(): CoordinatorDiff {
     if (this.#closed) return { start: [], stop: [] };
-    const desired = desiredCoordinators(this.#o.apps.list(), this.#o.observed ?? {}, this.#o.credentials);
+    const desired = desiredCoordinators(this.#o.apps.list(), (app) => this.#specOf(app), this.#o.credentials);
     const running = new Map([...this.#running].map(([key, c]) => [key, c.spec]));
     const diff = diffCoordinators(desired, running);
     for (const key of diff.stop) this.#stop(key, !desired.has(key));
@@ -126,6 +136,13 @@ export class Coordinators {
       this.#remediate(coordinator);
     }
     return diff;
+  }
+
+  #specOf(app: DistributedApp): CoordinatorSpec | undefined {
+    if (this.#specs.has(app)) return this.#specs.get(app);
+    const spec = coordinatorSpec(app, this.#o.observed ?? {});
+    this.#specs.set(app, spec);
+    return spec;
   }
 
   /** Runs the worker remediation of one app now (a worker pod of it changed). */

@@ -159,8 +159,15 @@ function podOptions(
   return { pods: pods.store, podHistory: pods.history, remediation };
 }
 
+/** Decoded once per cached Secret object (every sync asks for every app's). */
 function credentialSource(secrets: Store<V1Secret>): CredentialSource {
-  return (ref) => credentialsOf(secrets.get(ref.namespace, appNames(ref.app).zookeeperAuth));
+  const decoded = new WeakMap<V1Secret, ReturnType<CredentialSource>>();
+  return (ref) => {
+    const secret = secrets.get(ref.namespace, appNames(ref.app).zookeeperAuth);
+    if (secret === undefined) return undefined;
+    if (!decoded.has(secret)) decoded.set(secret, credentialsOf(secret));
+    return decoded.get(secret);
+  };
 }
 
 function nodeView(node: V1Node): V1Node {

@@ -4,23 +4,27 @@
  * addresses are not routed, so each member's client port is forwarded through the API server (the
  * `pods/portforward` subresource, as `kubectl port-forward` does) to a listener on 127.0.0.1, and the
  * coordinator connects to those listeners instead. Each accepted connection gets its own forward; a
- * member that cannot be forwarded (pod missing, not running) just refuses that connection, and the
+ * member that cannot be forwarded (pod missing, not running) just closes that connection, and the
  * ZooKeeper client tries the next member. Closing the tunnel closes every listener and connection.
  *
  * A forward is a TLS connection to the API server, and the ZooKeeper client cycles through the members
  * every half second or so while it has no session: for an ensemble that cannot be reached (not started,
  * or pods without a kubelet) that was a dozen TLS handshakes per member and attempt, times every app.
- * So a member whose forward failed is refused locally for {@link FORWARD_HOLD_OFF_MS}, and every forward
- * shares one TLS agent (one SecureContext, resumable sessions) instead of building its own.
+ * So a member whose forward failed is not forwarded again for {@link FORWARD_HOLD_OFF_MS}, also not by
+ * the next tunnel opened to it (the app's next session attempt), and every forward shares one TLS agent (one SecureContext, resumable sessions) instead of building its own. A
+ * connection to a member held off is kept open and silent until the hold-off ends, as an unreachable
+ * host would: closed at once, the client went straight on to the next member, and with every member
+ * held off it spun through them all (some ninety local connections per 3 s attempt and app) for nothing.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { PortForward, type KubeConfig } from '@kubernetes/client-node';
+import { systemTimers, type Timers } from '../../../common/src/timers.ts';
 import type { Logger } from '../runtime/index.ts';
 import { SharedTlsAgent } from './shared-tls-agent.ts';
 
 /**
- * How long a member whose forward failed is refused without trying: the coordinator's connect timeout
- * (3 s), so one session attempt costs at most one forward per member that cannot be reached.
+ * How long a member whose forward failed is not tried again: the coordinator's connect timeout (3 s), so
+ * one session attempt costs at most one forward per member that cannot be reached.
  */
 export const FORWARD_HOLD_OFF_MS = 3_000;
 
@@ -28,8 +32,8 @@ export const FORWARD_HOLD_OFF_MS = 3_000;
 export interface TunnelOptions {
   /** Default {@link FORWARD_HOLD_OFF_MS}. */
   readonly holdOffMs?: number;
-  /** Default `Date.now`. */
-  readonly now?: () => number;
+  /** Default the system timers. */
+  readonly timers?: Timers;
 }
 
 /** The members of one in-cluster ensemble: the namespace, each member's pod name and the client port. */
@@ -71,18 +75,37 @@ interface ListenerContext {
   /** Open connections, destroyed when the tunnel closes. */
   readonly sockets: Set<Socket>;
   readonly logger: Logger;
-  /** When each member's last forward failed, while it is held off. */
+  /**
+   * When each member's last forward failed (by namespace/pod), while it is held off: shared by every
+   * tunnel opened, so the next session attempt of the same app does not forward again at once.
+   */
   readonly failedAt: Map<string, number>;
   readonly holdOffMs: number;
-  readonly now: () => number;
+  readonly timers: Timers;
 }
 
-function heldOff(context: ListenerContext, pod: string): boolean {
-  const failed = context.failedAt.get(pod);
-  if (failed === undefined) return false;
-  if (context.now() - failed < context.holdOffMs) return true;
-  context.failedAt.delete(pod);
-  return false;
+/** How much longer the member is held off (0: it may be forwarded now). */
+function heldOffFor(context: ListenerContext, pod: string): number {
+  const failed = context.failedAt.get(memberKey(context.target, pod));
+  if (failed === undefined) return 0;
+  return Math.max(0, failed + context.holdOffMs - context.timers.now());
+}
+
+function memberKey(target: TunnelTarget, pod: string): string {
+  return `${target.namespace}/${pod}`;
+}
+
+/** Forgets the members whose hold-off has passed (and those of apps long gone with them). */
+function sweep(failedAt: Map<string, number>, holdOffMs: number, now: number): void {
+  for (const [key, failed] of failedAt) if (now - failed >= holdOffMs) failedAt.delete(key);
+}
+
+/** Keeps `socket` open and silent for `ms`, then closes it (or earlier, when the tunnel closes). */
+function park(context: ListenerContext, socket: Socket, ms: number): void {
+  const timer = context.timers.setTimeout(() => socket.destroy(), ms);
+  socket.once('close', () => context.timers.clearTimeout(timer));
+  // A client that gives up on the connection resets it; nothing is read or written here.
+  socket.on('error', () => socket.destroy());
 }
 
 /** One member's listener: every connection it accepts is forwarded to the pod's port. */
@@ -92,15 +115,13 @@ async function memberListener(
 ): Promise<{ server: Server; port: number }> {
   const { target, sockets, logger } = context;
   const server = createServer((socket) => {
-    if (heldOff(context, pod)) {
-      socket.destroy();
-      return;
-    }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    const held = heldOffFor(context, pod);
+    if (held > 0) return park(context, socket, held);
     context.forward(target.namespace, pod, target.port, socket).catch((error: unknown) => {
       logger.debug({ err: error, pod }, 'port-forward to a ZooKeeper member failed');
-      context.failedAt.set(pod, context.now());
+      context.failedAt.set(memberKey(target, pod), context.timers.now());
       socket.destroy();
     });
   });
@@ -113,16 +134,20 @@ export function zooKeeperTunnel(
   logger: Logger,
   options: TunnelOptions = {},
 ): ZooKeeperTunnel {
+  const failedAt = new Map<string, number>();
+  const holdOffMs = options.holdOffMs ?? FORWARD_HOLD_OFF_MS;
+  const timers = options.timers ?? systemTimers;
   return {
     async open(target) {
+      sweep(failedAt, holdOffMs, timers.now());
       const context: ListenerContext = {
         target,
         forward,
         sockets: new Set<Socket>(),
         logger,
-        failedAt: new Map(),
-        holdOffMs: options.holdOffMs ?? FORWARD_HOLD_OFF_MS,
-        now: options.now ?? Date.now,
+        failedAt,
+        holdOffMs,
+        timers,
       };
       const { sockets } = context;
       const listeners = await Promise.all(target.pods.map((pod) => memberListener(context, pod)));

@@ -5,6 +5,7 @@ import {
 } from '../../../../operator/src/coordination/coordinator-diff.ts';
 import {
   coordinatorKey,
+  coordinatorSpec,
   type CoordinatorSpec,
 } from '../../../../operator/src/coordination/coordinator-spec.ts';
 import { workerEnv } from '../../../../operator/src/model/worker-env.ts';
@@ -37,7 +38,7 @@ describe('desiredCoordinators', () => {
     });
     const external = storedApp('orders', { coordination: EXTERNAL });
     const observed = { clusterDomain: 'example.internal' };
-    const desired = desiredCoordinators([inCluster, external], observed);
+    const desired = desiredCoordinators([inCluster, external], (app) => coordinatorSpec(app, observed));
 
     const workersGet = workerEnv(inCluster, observed).find(
       (v) => v.name === 'CAPSTAN_ZOOKEEPER_CONNECT',
@@ -73,7 +74,11 @@ describe('desiredCoordinators', () => {
       storedApp('ready', { coordination: EXTERNAL }),
       storedApp('new', { coordination: EXTERNAL }),
     ];
-    const desired = desiredCoordinators(apps, {}, (ref) => (ref.app === 'ready' ? credentials : undefined));
+    const desired = desiredCoordinators(
+      apps,
+      (app) => coordinatorSpec(app, {}),
+      (ref) => (ref.app === 'ready' ? credentials : undefined),
+    );
     expect([...desired.keys()]).toEqual(['demo/ready']);
     expect(desired.get('demo/ready')?.credentials).toEqual(credentials);
   });
@@ -81,7 +86,7 @@ describe('desiredCoordinators', () => {
   it('wants none for an app being deleted or not yet stored', () => {
     const deleting = storedApp('gone', { coordination: EXTERNAL }, { deletionTimestamp: new Date() });
     const unstored = storedApp('draft', { coordination: EXTERNAL }, { uid: undefined });
-    expect(desiredCoordinators([deleting, unstored], {}).size).toBe(0);
+    expect(desiredCoordinators([deleting, unstored], (app) => coordinatorSpec(app, {})).size).toBe(0);
   });
 });
 

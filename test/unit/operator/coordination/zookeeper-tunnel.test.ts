@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { zooKeeperTunnel } from '../../../../operator/src/coordination/zookeeper-tunnel.ts';
 import { createLogger } from '../../../../operator/src/runtime/index.ts';
+import type { Timers } from '../../../../common/src/timers.ts';
 
 /** Sends `text` to 127.0.0.1:`port` and resolves what comes back before the other side closes. */
 function exchange(port: number, text: string): Promise<string> {
@@ -75,9 +76,34 @@ describe('zooKeeperTunnel', () => {
     await tunnel.close();
   });
 
-  it('refuses a member whose forward failed without trying again until the hold-off has passed', async () => {
-    let now = 1_000;
-    const tunnel = await zooKeeperTunnel(forward, logger, { holdOffMs: 3_000, now: () => now }).open({
+  /** A clock the test moves, and the timers set on it, fired by the test. */
+  function fakeTimers(start: number): Timers & { advance(ms: number): void; pending(): number[] } {
+    let now = start;
+    const timers = new Map<number, { at: number; fn: () => void }>();
+    let next = 0;
+    return {
+      now: () => now,
+      setTimeout: (fn, ms) => {
+        timers.set(++next, { at: now + ms, fn });
+        return next;
+      },
+      clearTimeout: (handle) => void timers.delete(handle as number),
+      pending: () => [...timers.values()].map((t) => t.at - now),
+      advance(ms) {
+        now += ms;
+        for (const [id, t] of timers) if (t.at <= now) (timers.delete(id), t.fn());
+      },
+    };
+  }
+
+  /** Resolves once `condition` holds (the tunnel's side of a connection moves asynchronously). */
+  async function until(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  it('holds a member whose forward failed open and silent until the hold-off has passed, then tries again', async () => {
+    const timers = fakeTimers(1_000);
+    const tunnel = await zooKeeperTunnel(forward, logger, { holdOffMs: 3_000, timers }).open({
       namespace: 'held',
       pods: ['gone'],
       port: 2181,
@@ -86,12 +112,59 @@ describe('zooKeeperTunnel', () => {
     const tries = (): number => forwarded.filter((f) => f.startsWith('held/')).length;
     expect(await exchange(port, 'ruok')).toBe('');
     expect(tries()).toBe(1);
-    now += 2_999;
-    expect(await exchange(port, 'ruok')).toBe('');
+    timers.advance(2_999);
+    let closed = false;
+    const parked = exchange(port, 'ruok').then((reply) => ((closed = true), reply));
+    await until(() => timers.pending().length === 1);
+    // Parked for what is left of the hold-off, not forwarded and not closed (the client would spin).
+    expect(timers.pending()).toEqual([1]);
+    expect(closed).toBe(false);
     expect(tries()).toBe(1);
-    now += 1;
+    timers.advance(1);
+    expect(await parked).toBe('');
     expect(await exchange(port, 'ruok')).toBe('');
     expect(tries()).toBe(2);
     await tunnel.close();
+  });
+
+  it('closes parked connections when it closes', async () => {
+    const timers = fakeTimers(1_000);
+    const tunnel = await zooKeeperTunnel(forward, logger, { timers }).open({
+      namespace: 'parked',
+      pods: ['gone'],
+      port: 2181,
+    });
+    const port = Number(tunnel.connectString.split(':')[1]);
+    expect(await exchange(port, 'ruok')).toBe('');
+    const parked = exchange(port, 'ruok');
+    await until(() => timers.pending().length === 1);
+    await tunnel.close();
+    expect(await parked).toBe('');
+    // Its hold-off timer goes with it (the server side's close comes a tick after the client's).
+    await until(() => timers.pending().length === 0);
+  });
+
+  it('holds a member off across the tunnels opened to it, so the next attempt does not forward at once', async () => {
+    const timers = fakeTimers(1_000);
+    const tunnels = zooKeeperTunnel(forward, logger, { holdOffMs: 3_000, timers });
+    const target = { namespace: 'again', pods: ['gone'], port: 2181 };
+    const tries = (): number => forwarded.filter((f) => f.startsWith('again/')).length;
+    const first = await tunnels.open(target);
+    expect(await exchange(Number(first.connectString.split(':')[1]), 'ruok')).toBe('');
+    await first.close();
+    timers.advance(1_000);
+    const second = await tunnels.open(target);
+    const parked = exchange(Number(second.connectString.split(':')[1]), 'ruok');
+    await until(() => timers.pending().length === 1);
+    expect(timers.pending()).toEqual([2_000]);
+    expect(tries()).toBe(1);
+    timers.advance(2_000);
+    expect(await parked).toBe('');
+    await second.close();
+    // A member of the same name in another namespace is another member.
+    const other = await tunnels.open({ ...target, namespace: 'elsewhere' });
+    expect(await exchange(Number(other.connectString.split(':')[1]), 'ruok')).toBe('');
+    expect(forwarded.filter((f) => f.startsWith('elsewhere/'))).toHaveLength(1);
+    await other.close();
   });
 });
