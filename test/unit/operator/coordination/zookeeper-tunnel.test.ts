@@ -91,7 +91,11 @@ describe('zooKeeperTunnel', () => {
       pending: () => [...timers.values()].map((t) => t.at - now),
       advance(ms) {
         now += ms;
-        for (const [id, t] of timers) if (t.at <= now) (timers.delete(id), t.fn());
+        for (const [id, t] of timers) {
+          if (t.at > now) continue;
+          timers.delete(id);
+          t.fn();
+        }
       },
     };
   }
