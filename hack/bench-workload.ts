@@ -5,7 +5,7 @@
  * throughput through HAProxy against a plain fastify + ioredis server, all in one run on this machine.
  * The cache-hit load comes from wrk (hack/wrk.ts; `make bootstrap` installs it), not from this process.
  *
- *   node hack/bench-workload.ts [--kills 10] [--seconds 5] [--memory-entries 10000 (0: no memory tier)]
+ *   node hack/bench-workload.ts [--kills 10] [--seconds 10] [--memory-entries 10000 (0: no memory tier)]
  *                               [--cpu-prof DIR (V8 CPU profiles of the workers and the plain servers)]
  */
 import { spawn } from 'node:child_process';
@@ -122,18 +122,25 @@ async function measureOnce(
   tally.seconds += run.durationUs / 1e6;
 }
 
+function emptyTally(): Tally {
+  return { latencyUs: new Map(), requests: 0, errors: 0, seconds: 0, forwarded: 0 };
+}
+
+/** Rounds per target run first and not counted: the processes' JIT warms up on the hot path. */
+const WARM_UP_ROUNDS = 2;
+
 /**
  * Measures every target in interleaved one-second rounds (A B C D A B C D ...), so that load from other
- * work on the machine affects them alike; `seconds` rounds per target.
+ * work on the machine affects them alike; `seconds` rounds per target, after {@link WARM_UP_ROUNDS}.
  */
 async function measureInterleaved(targets: Target[], seconds: number): Promise<string[]> {
-  const tallies = targets.map((): Tally => ({
-    latencyUs: new Map(),
-    requests: 0,
-    errors: 0,
-    seconds: 0,
-    forwarded: 0,
-  }));
+  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+    for (const target of targets) {
+      await target.before?.();
+      await measureOnce(target, 1, emptyTally());
+    }
+  }
+  const tallies = targets.map(emptyTally);
   for (let round = 0; round < seconds; round++) {
     for (const [i, target] of targets.entries()) {
       await target.before?.();
@@ -375,7 +382,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       kills: { type: 'string', default: '10' },
-      seconds: { type: 'string', default: '5' },
+      seconds: { type: 'string', default: '10' },
       'memory-entries': { type: 'string', default: '10000' },
       'baseline-server': { type: 'boolean' },
       'cpu-prof': { type: 'string' },
