@@ -14,7 +14,8 @@ export interface CoordinatorDiff {
 /**
  * The coordinator of every app that needs one, by {@link coordinatorKey}. With `credentials`, an app whose
  * credentials are not there yet (the reconciler has not created its Secret) gets none until they are.
- * `specOf` is `coordinatorSpec` of coordinator-spec.ts (or remembers what it gave): it is asked for every app of every sync.
+ * `specOf` is `coordinatorSpec` of coordinator-spec.ts, or remembers what that gave: it is asked for
+ * every app at every sync.
  */
 export function desiredCoordinators(
   apps: readonly DistributedApp[],

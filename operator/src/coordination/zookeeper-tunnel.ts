@@ -11,10 +11,11 @@
  * every half second or so while it has no session: for an ensemble that cannot be reached (not started,
  * or pods without a kubelet) that was a dozen TLS handshakes per member and attempt, times every app.
  * So a member whose forward failed is not forwarded again for {@link FORWARD_HOLD_OFF_MS}, also not by
- * the next tunnel opened to it (the app's next session attempt), and every forward shares one TLS agent (one SecureContext, resumable sessions) instead of building its own. A
- * connection to a member held off is kept open and silent until the hold-off ends, as an unreachable
- * host would: closed at once, the client went straight on to the next member, and with every member
- * held off it spun through them all (some ninety local connections per 3 s attempt and app) for nothing.
+ * the next tunnel opened to it (the app's next session attempt), and every forward shares one TLS
+ * agent (one SecureContext, resumable sessions) instead of building its own. A connection to a member
+ * held off is kept open and silent until the hold-off ends, as an unreachable host would: closed at
+ * once, the client went straight on to the next member, and with every member held off it spun
+ * through them all (some ninety local connections per 3 s attempt and app) for nothing.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { PortForward, type KubeConfig } from '@kubernetes/client-node';
