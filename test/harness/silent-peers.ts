@@ -15,6 +15,8 @@ export interface SilencingProxy {
   block(): void;
   /** Connections made from now on are forwarded again; those silenced stay silent. */
   unblock(): void;
+  /** Connections accepted so far (a client's reconnection attempts show here). */
+  accepted(): number;
   close(): Promise<void>;
 }
 
@@ -30,7 +32,9 @@ export async function startSilencingProxy(target: string): Promise<SilencingProx
   const [host, port] = [target.slice(0, colon), Number(target.slice(colon + 1))];
   const pairs = new Set<Pair>();
   let blocked = false;
+  let accepted = 0;
   const proxy = net.createServer((client) => {
+    accepted++;
     const pair: Pair = { client, server: net.connect({ host, port }), silent: blocked };
     pairs.add(pair);
     const end = (): void => {
@@ -52,6 +56,7 @@ export async function startSilencingProxy(target: string): Promise<SilencingProx
       pairs.forEach((pair) => (pair.silent = true));
     },
     unblock: () => (blocked = false),
+    accepted: () => accepted,
     close: async () => {
       pairs.forEach((pair) => (pair.client.destroy(), pair.server.destroy()));
       await new Promise<void>((resolve) => proxy.close(() => resolve()));

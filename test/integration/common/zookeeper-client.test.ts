@@ -202,8 +202,13 @@ describe('ZooKeeperClient against a real server', () => {
       const reasons: string[] = [];
       c.on('disconnected', (reason) => reasons.push(reason));
       // Cut off, and every reconnection attempt too: a call made now waits in the library's queue.
+      const connections = proxy.accepted();
       proxy.block();
       await until('cut off', () => reasons.includes('no-response'));
+      // The client dropped the silent connection, but the library sees it closed a moment later: a call
+      // made before that is written to the dead socket and fails with CONNECTION_LOSS, as it should. This
+      // test is about a call made while the library reconnects, so it waits for the next attempt.
+      await until('reconnecting', () => proxy.accepted() > connections);
       const queued = c.get('/queued').then(
         () => 'answered',
         (error: { code?: string }) => error.code,
