@@ -3,6 +3,7 @@ import {
   LeaderElector,
   type LeaderElectionOptions,
 } from '../../../../operator/src/runtime/leader-election.ts';
+import { InstrumentedKubeConfig } from '../../../../operator/src/runtime/rest-client.ts';
 import { createNamespace, kubectl, loadKubeConfig, waitFor } from '../../../harness/kube.ts';
 
 interface LeaseJson {
@@ -93,6 +94,21 @@ describe('LeaderElector against the apiserver', () => {
     expect((await lease('expiry')).spec.holderIdentity).toBe('first');
     await waitFor('second to lead after expiry', () => ok(second.isLeader()), 30_000);
     expect((await lease('expiry')).spec.holderIdentity).toBe('second');
+  });
+
+  it('renews with one write per renewal and no read while it leads', async () => {
+    const requests: string[] = [];
+    const kubeConfig = new InstrumentedKubeConfig(loadKubeConfig(), {
+      request: (method: string) => requests.push(method),
+    });
+    const leader = elector('counted', 'fast-path', { kubeConfig });
+    leader.start();
+    await waitFor('counted to lead', () => ok(leader.isLeader()));
+    const from = requests.length;
+    await waitFor('four renewals', () => ok(requests.length >= from + 4));
+    const renewals = requests.slice(from, from + 4);
+    expect(renewals).toEqual(['PUT', 'PUT', 'PUT', 'PUT']);
+    expect(leader.isLeader()).toBe(true);
   });
 
   it('stops leading when someone else takes the lease', async () => {
