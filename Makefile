@@ -48,15 +48,18 @@ lint-format:
 
 ##@ Test
 .PHONY: test test-unit test-integration test-e2e
-test: bootstrap tools lint test-unit test-integration test-e2e ## Lint and run every suite (installs what it needs).
+test: bootstrap tools ## Lint and run every suite (installs what it needs).
+	@# Lint beside the unit tests: neither waits on anything, and together they keep both cores busy.
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint test-unit
+	@$(MAKE) --no-print-directory test-integration test-e2e
 	@node hack/test-summary.ts tmp/jest-unit.json tmp/jest-integration.json tmp/jest-integration-serial.json tmp/jest-e2e.json
 test-unit: bootstrap-node ## Unit tests (no processes).
 	$(NODE_TEST) --selectProjects unit --json --outputFile=tmp/jest-unit.json
 test-integration: bootstrap tools ## Integration tests against a real control plane, Redis, ZooKeeper and HAProxy.
-	@# Two at a time: the tests mostly wait on real processes, and each keeps to its own namespaces,
+	@# Three at a time: the tests mostly wait on real processes, and each keeps to its own namespaces,
 	@# ports and processes; then, alone, the *.serial.test.ts that restart what the others share (e2e
 	@# runs one at a time too: its tests stop nodes other tests' pods run on).
-	$(NODE_TEST) --selectProjects integration --maxWorkers=2 --json --outputFile=tmp/jest-integration.json
+	$(NODE_TEST) --selectProjects integration --maxWorkers=3 --json --outputFile=tmp/jest-integration.json
 	$(NODE_TEST) --selectProjects integration-serial --runInBand --json --outputFile=tmp/jest-integration-serial.json
 test-e2e: bootstrap tools ## End-to-end tests.
 	$(NODE_TEST) --selectProjects e2e --runInBand --passWithNoTests --json --outputFile=tmp/jest-e2e.json

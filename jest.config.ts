@@ -27,7 +27,7 @@ const config: Config = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      // Run two at a time, beside each other; a *.serial.test.ts disrupts what the others share (it
+      // Run three at a time (make test-integration), beside each other; a *.serial.test.ts disrupts what the others share (it
       // restarts the API server) and runs in the project below, alone, on a cluster of its own.
       testPathIgnorePatterns: [...ignored, '\\.serial\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',

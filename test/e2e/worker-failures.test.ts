@@ -99,10 +99,11 @@ describe('worker failures on the real nodes', () => {
   beforeAll(async () => {
     steps = quietSteps(testKubeconfig());
     const started = Date.now();
+    // Everything but the worker the node test moves there runs on the surviving node: cordoned first,
+    // so what is installed now starts there, and what an earlier file left on FAILED is moved.
+    await kubectl(['cordon', FAILED]);
     await installOperator(steps, 'capstan-system', [`image.repository=${OPERATOR_IMAGE.repository}`]);
     await deployUpstream(steps, upstreamObjects('default', IMAGE), 'default');
-    // Everything but the worker the node test moves there runs on the surviving node.
-    await kubectl(['cordon', FAILED]);
     await moveOffFailed(
       'capstan-system',
       'app.kubernetes.io/name=capstan-operator',
