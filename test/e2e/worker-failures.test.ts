@@ -99,17 +99,22 @@ describe('worker failures on the real nodes', () => {
   beforeAll(async () => {
     steps = quietSteps(testKubeconfig());
     const started = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string): void => void phases.push(`${name} ${Date.now() - started} ms`);
     // Everything but the worker the node test moves there runs on the surviving node: cordoned first,
     // so what is installed now starts there, and what an earlier file left on FAILED is moved.
     await kubectl(['cordon', FAILED]);
     await installOperator(steps, 'capstan-system', [`image.repository=${OPERATOR_IMAGE.repository}`]);
+    phase('operator');
     await deployUpstream(steps, upstreamObjects('default', IMAGE), 'default');
+    phase('upstream');
     await moveOffFailed(
       'capstan-system',
       'app.kubernetes.io/name=capstan-operator',
       'deployment/capstan-operator',
     );
     await moveOffFailed('default', 'app.kubernetes.io/name=backend', 'deployment/backend');
+    phase('moved off');
     await restrictedNamespace(steps, NAMESPACE);
     await applyApp(steps, join(repoRoot, 'examples', 'minimal.yaml'), NAMESPACE);
     // A long delay, so that only the operator's remediation moves partitions early.
@@ -118,7 +123,9 @@ describe('worker failures on the real nodes', () => {
     });
     await waitAppReady(steps, NAMESPACE, APP);
     haproxy = (await appUrls(steps, NAMESPACE, APP, 'default')).haproxy;
-    console.log(`${NAMESPACE}/${APP} Ready on ${SURVIVOR} in ${Date.now() - started} ms`);
+    console.log(
+      `${NAMESPACE}/${APP} Ready on ${SURVIVOR} in ${Date.now() - started} ms (${phases.join(', ')})`,
+    );
   }, 600_000);
 
   afterEach(async () => {
