@@ -18,9 +18,11 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { partitionOf } from '../common/src/partition.ts';
 import { freePort, startHaproxy, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 import { forwardsFrom } from '../workload/src/metrics.ts';
+import { workerStatus } from './demo/owner-sampler.ts';
 import { errorCount, histogramPercentile, mergeHistogram, requireWrk, runWrk, wrkScript } from './wrk.ts';
 
 const SESSION_TIMEOUT_MS = 4000;
@@ -259,6 +261,19 @@ async function forwardedBy(fleet: LocalFleet, except?: string): Promise<number> 
   return sum;
 }
 
+/**
+ * How many of `keys` each worker owns: with owner routing and keys requested alike, each worker's share
+ * of the load, where round-robin gives every process the same.
+ */
+async function keysByOwner(fleet: LocalFleet, keys: readonly string[]): Promise<number[]> {
+  const counts: number[] = [];
+  for (const worker of fleet.workers.values()) {
+    const owned = new Set((await workerStatus(worker.url))?.owned ?? []);
+    counts.push(keys.filter((key) => owned.has(partitionOf(key, PARTITIONS))).length);
+  }
+  return counts.sort((a, b) => b - a);
+}
+
 /** The plain fleet: WORKERS baseline processes behind an HAProxy with the fleet's own config, unrouted. */
 async function plainFleet(
   fleet: LocalFleet,
@@ -366,6 +381,10 @@ async function dataPath(fleet: LocalFleet, seconds: number, cpuProfDir?: string)
     console.log('| path | requests | errors | req/s | p50 ms | p99 ms | forwarded |');
     console.log('|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
+    console.log(
+      `\nhot keys per owner (owner-routed, each worker's share of the load): ` +
+        `${(await keysByOwner(fleet, keys)).join(', ')} of ${keys.length}`,
+    );
     const capstan = await fetchesPerKey(fleet, fleet.url, 'misses-capstan');
     const stateless = await fetchesPerKey(fleet, plain.url, 'misses-plain');
     console.log(
