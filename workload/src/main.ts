@@ -5,8 +5,6 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { PartitionOwnership } from '../../common/src/partition-ownership.ts';
-import { connect } from '../../common/src/zookeeper-client.ts';
-import type { ZooKeeperClient } from '../../common/src/zookeeper-client.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { WorkerConfig } from './config.ts';
 import type { AppDefinition, AppServices } from './define-app.ts';
@@ -17,6 +15,7 @@ import { initSentry, sentryPlugin } from './plugins/sentry.ts';
 import { RedisCache } from './redis-cache.ts';
 import { closeRedisClient, createRedisClient } from './redis-client.ts';
 import { buildApp } from './server.ts';
+import { connectZooKeeper } from './zookeeper-connect.ts';
 import { ZooKeeperDirectory } from './zookeeper-directory.ts';
 import { nextIncarnation } from './incarnation.ts';
 
@@ -38,24 +37,6 @@ function throttled(log: (message: string, error: Error) => void, intervalMs: num
     last = now;
     log(error.message, error);
   };
-}
-
-/** Connects to ZooKeeper, retrying until it answers (a worker may start before its ensemble). */
-async function connectZooKeeper(config: WorkerConfig, log: Logger): Promise<ZooKeeperClient> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { connectString, sessionTimeoutMs, access } = config.zookeeper;
-      return await connect({
-        connectString,
-        sessionTimeoutMs,
-        connectTimeoutMs: sessionTimeoutMs,
-        ...access,
-      });
-    } catch (error) {
-      log.warn({ err: error, attempt }, 'zookeeper not reachable yet; retrying');
-      await sleep(Math.min(500 * attempt, 5000));
-    }
-  }
 }
 
 function services(
@@ -82,7 +63,7 @@ async function start(config: WorkerConfig): Promise<Worker> {
   const metrics = createWorkloadMetrics({ defaultMetrics: true });
   const shared = services(config, log, metrics);
   const definition: AppDefinition = await loadApp(config);
-  const client = await connectZooKeeper(config, log);
+  const client = await connectZooKeeper(config.zookeeper, log);
   const incarnation = config.incarnation
     ? await nextIncarnation(config.incarnation.podUid, config.incarnation.file)
     : undefined;

@@ -8,18 +8,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { OwnerMapSync } from '../../common/src/owner-map.ts';
-import { connect } from '../../common/src/zookeeper-client.ts';
 import { ConfigError, loadOwnerMapConfig, type OwnerMapConfig } from './config.ts';
+import { connectZooKeeper } from './zookeeper-connect.ts';
 
 async function run(config: OwnerMapConfig): Promise<void> {
   const log = pino({ level: config.logLevel, base: { app: config.appName, process: 'owner-map' } });
-  const { connectString, sessionTimeoutMs, access } = config.zookeeper;
-  const client = await connect({
-    connectString,
-    sessionTimeoutMs,
-    connectTimeoutMs: sessionTimeoutMs,
-    ...access,
-  });
+  const client = await connectZooKeeper(config.zookeeper, log);
   const sync = new OwnerMapSync({
     namespace: config.namespace,
     app: config.appName,
