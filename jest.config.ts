@@ -27,8 +27,9 @@ const config: Config = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      // Run three at a time (make test-integration), beside each other; a *.serial.test.ts disrupts what the others share (it
-      // restarts the API server) and runs in the project below, alone, on a cluster of its own.
+      // Run three at a time (make test-integration), beside each other; a *.serial.test.ts disrupts
+      // what the others share (it restarts the API server) and runs in the project below, alone, on a
+      // cluster of its own.
       testPathIgnorePatterns: [...ignored, '\\.serial\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
