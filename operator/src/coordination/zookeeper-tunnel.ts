@@ -101,9 +101,19 @@ function sweep(failedAt: Map<string, number>, holdOffMs: number, now: number): v
   for (const [key, failed] of failedAt) if (now - failed >= holdOffMs) failedAt.delete(key);
 }
 
+/**
+ * Ends a connection that will not be forwarded, reading (and dropping) what the client sent: a socket
+ * destroyed with unread data is reset, not closed, so the client would see ECONNRESET or a clean end
+ * depending on whether its first request had arrived yet.
+ */
+function endUnforwarded(socket: Socket): void {
+  socket.resume();
+  socket.end();
+}
+
 /** Keeps `socket` open and silent for `ms`, then closes it (or earlier, when the tunnel closes). */
 function park(context: ListenerContext, socket: Socket, ms: number): void {
-  const timer = context.timers.setTimeout(() => socket.destroy(), ms);
+  const timer = context.timers.setTimeout(() => endUnforwarded(socket), ms);
   socket.once('close', () => context.timers.clearTimeout(timer));
   // A client that gives up on the connection resets it; nothing is read or written here.
   socket.on('error', () => socket.destroy());
@@ -123,7 +133,7 @@ async function memberListener(
     context.forward(target.namespace, pod, target.port, socket).catch((error: unknown) => {
       logger.debug({ err: error, pod }, 'port-forward to a ZooKeeper member failed');
       context.failedAt.set(memberKey(target, pod), context.timers.now());
-      socket.destroy();
+      endUnforwarded(socket);
     });
   });
   return { server, port: await listen(server) };
