@@ -3,7 +3,7 @@
  * seconds each process of the control plane (and the operator) used, both as differences between two
  * snapshots taken around the phase.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { runTool } from './local-cluster/tools.ts';
 
 /** A process whose CPU time is accounted, by the name it is reported under. */
@@ -47,6 +47,31 @@ function cpuSecondsOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds of the processes `roots` and all their descendants now (HAProxy's master-worker mode, say,
+ * serves from a child). A process that exited takes its time with it.
+ */
+export function treeCpuSeconds(roots: readonly number[]): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // Gone since the listing.
+    }
+  }
+  let seconds = 0;
+  const pending = [...roots];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    seconds += cpuSecondsOf(pid);
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return seconds;
 }
 
 /** Takes a snapshot of the API server's counters and of the named processes' CPU time. */

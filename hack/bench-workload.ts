@@ -6,7 +6,15 @@
  * The cache-hit load comes from wrk (hack/wrk.ts; `make bootstrap` installs it), not from this process.
  *
  *   node hack/bench-workload.ts [--kills 10] [--seconds 10] [--memory-entries 10000 (0: no memory tier)]
+ *                               [--keys 1000 (the hot keys the cache-hit load cycles over)]
  *                               [--cpu-prof DIR (V8 CPU profiles of the workers and the plain servers)]
+ *
+ * Owner routing gives each worker the load of the keys it owns, where round-robin spreads the load evenly
+ * whatever the keys: with few hot keys, the busiest owner's share is mostly the luck of the hash (100 keys
+ * over 32 partitions and 4 workers: about 28 % on average and up to 33 % where an even split is 25 %), so
+ * the comparison would measure the key sample rather than the data path. The default of 1000 keys puts the
+ * busiest owner within about 1 to 2 points of 25 %; the run prints each owner's share, and `--keys 100`
+ * shows the skewed case.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +30,7 @@ import { partitionOf } from '../common/src/partition.ts';
 import { freePort, startHaproxy, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 import { forwardsFrom } from '../workload/src/metrics.ts';
+import { treeCpuSeconds } from './bench-accounting.ts';
 import { workerStatus } from './demo/owner-sampler.ts';
 import { errorCount, histogramPercentile, mergeHistogram, requireWrk, runWrk, wrkScript } from './wrk.ts';
 
@@ -93,6 +102,8 @@ interface Target {
   before?: () => Promise<void>;
   /** Requests forwarded between workers so far (for the forwarded share), when it has workers. */
   forwarded?: () => Promise<number>;
+  /** The pids of its processes by group (servers, HAProxy, Redis), whose CPU time its rounds account. */
+  processes: () => Record<string, number[]>;
 }
 
 /** Totals of one target over every round. */
@@ -103,6 +114,8 @@ interface Tally {
   errors: number;
   seconds: number;
   forwarded: number;
+  /** CPU seconds of each process group during the rounds. */
+  cpuSeconds: Map<string, number>;
 }
 
 /** One wrk run (closed loop, `concurrency` connections) on one target for `seconds`, added to `tally`. */
@@ -112,6 +125,8 @@ async function measureOnce(
   tally: Tally,
   concurrency = CONNECTIONS,
 ): Promise<void> {
+  const groups = Object.entries(target.processes());
+  const cpuBefore = groups.map(([, pids]) => treeCpuSeconds(pids));
   const run = await runWrk({
     origin: target.origin,
     script: target.script,
@@ -122,10 +137,12 @@ async function measureOnce(
   tally.requests += run.requests;
   tally.errors += errorCount(run.errors);
   tally.seconds += run.durationUs / 1e6;
+  for (const [i, [group, pids]] of groups.entries())
+    tally.cpuSeconds.set(group, (tally.cpuSeconds.get(group) ?? 0) + treeCpuSeconds(pids) - cpuBefore[i]!);
 }
 
 function emptyTally(): Tally {
-  return { latencyUs: new Map(), requests: 0, errors: 0, seconds: 0, forwarded: 0 };
+  return { latencyUs: new Map(), requests: 0, errors: 0, seconds: 0, forwarded: 0, cpuSeconds: new Map() };
 }
 
 /** Rounds per target run first and not counted: the processes' JIT warms up on the hot path. */
@@ -158,7 +175,10 @@ async function measureInterleaved(targets: Target[], seconds: number): Promise<s
     const p50 = (histogramPercentile(t.latencyUs, 0.5) / 1000).toFixed(2);
     const p99 = (histogramPercentile(t.latencyUs, 0.99) / 1000).toFixed(2);
     const share = target.forwarded ? `${((100 * t.forwarded) / Math.max(1, t.requests)).toFixed(1)} %` : '-';
-    return `| ${target.name} | ${t.requests} | ${t.errors} | ${rps} | ${p50} | ${p99} | ${share} |`;
+    const cpu = [...t.cpuSeconds]
+      .map(([group, seconds]) => `${group} ${Math.round((1e6 * seconds) / Math.max(1, t.requests))}`)
+      .join(', ');
+    return `| ${target.name} | ${t.requests} | ${t.errors} | ${rps} | ${p50} | ${p99} | ${share} | ${cpu} |`;
   });
 }
 
@@ -278,7 +298,7 @@ async function keysByOwner(fleet: LocalFleet, keys: readonly string[]): Promise<
 async function plainFleet(
   fleet: LocalFleet,
   cpuProfDir: string | undefined,
-): Promise<{ url: string; stop: () => Promise<void> }> {
+): Promise<{ url: string; processes: () => Record<string, number[]>; stop: () => Promise<void> }> {
   const ports = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
   const processes = ports.map((port) =>
     spawn(
@@ -309,6 +329,11 @@ async function plainFleet(
     });
   return {
     url: haproxy.url,
+    processes: () => ({
+      servers: processes.map((p) => p.pid ?? -1),
+      haproxy: [haproxy.process.pid],
+      redis: [fleet.redis.process.pid],
+    }),
     stop: async () => {
       const exited = processes.map((p) => new Promise((resolve) => p.once('exit', resolve)));
       for (const p of processes) p.kill('SIGTERM');
@@ -328,20 +353,39 @@ async function fetchesPerKey(fleet: LocalFleet, url: string, prefix: string): Pr
   return keys.map((k) => fleet.upstream!.fetches().get(k) ?? 0);
 }
 
-async function dataPath(fleet: LocalFleet, seconds: number, cpuProfDir?: string): Promise<void> {
+/** Requests every key once through each of `origins`, a few at a time, so that the rounds measure hits. */
+async function warmKeys(origins: readonly string[], keys: readonly string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 20) {
+    const batch = keys.slice(i, i + 20);
+    await Promise.all(
+      origins.flatMap((origin) =>
+        batch.map(async (key) => (await fetch(`${origin}/v1/cache/${key}`)).text()),
+      ),
+    );
+  }
+}
+
+async function dataPath(
+  fleet: LocalFleet,
+  seconds: number,
+  keyCount: number,
+  cpuProfDir?: string,
+): Promise<void> {
   const plain = await plainFleet(fleet, cpuProfDir);
   const routing = fleet.ownerMap!;
   const dir = await mkdtemp(join(tmpdir(), 'capstan-bench-wrk-'));
   try {
-    const keys = Array.from({ length: 100 }, (_, i) => `hot-${i}`);
-    for (const key of keys) {
-      await (await fetch(`${fleet.url}/v1/cache/${key}`)).text();
-      await (await fetch(`${plain.url}/v1/cache/${key}`)).text();
-    }
+    const keys = Array.from({ length: keyCount }, (_, i) => `hot-${i}`);
+    await warmKeys([fleet.url, plain.url], keys);
     // wrk cycles over the same hot keys.
     const script = join(dir, 'hot-keys.lua');
     await writeFile(script, wrkScript(keys.map((key) => `/v1/cache/${key}`)));
     const forwarded = () => forwardedBy(fleet);
+    const processes = () => ({
+      workers: [...fleet.workers.values()].map((w) => w.process.pid),
+      haproxy: [fleet.haproxy.process.pid],
+      redis: [fleet.redis.process.pid],
+    });
     const rows = await measureInterleaved(
       [
         {
@@ -349,6 +393,7 @@ async function dataPath(fleet: LocalFleet, seconds: number, cpuProfDir?: string)
           origin: fleet.url,
           script,
           forwarded,
+          processes,
           before: () => routing.resume(),
         },
         {
@@ -356,12 +401,14 @@ async function dataPath(fleet: LocalFleet, seconds: number, cpuProfDir?: string)
           origin: fleet.url,
           script,
           forwarded,
+          processes,
           before: () => routing.suspend(),
         },
         {
           name: `plain fleet: HAProxy round-robin -> ${WORKERS} x fastify + ioredis`,
           origin: plain.url,
           script,
+          processes: plain.processes,
         },
       ],
       seconds,
@@ -370,20 +417,23 @@ async function dataPath(fleet: LocalFleet, seconds: number, cpuProfDir?: string)
     const memory = fleet.options.workerEnv?.CAPSTAN_MEMORY_CACHE_ENTRIES === '0' ? 'off' : 'on';
     console.log(
       `\n## Cache-hit data path (load generator: wrk, 1 thread, ${CONNECTIONS} connections): ` +
-        `${seconds} interleaved 1 s rounds per path, 100 hot keys, ${WORKERS} processes each, ` +
+        `${seconds} interleaved 1 s rounds per path, ${keys.length} hot keys, ${WORKERS} processes each, ` +
         `the same HAProxy config, memory tier ${memory}, one 2-core machine`,
     );
     console.log(
       "req/s: wrk's completed requests / its measured time over all rounds; errors: status >= 400 and socket " +
         "errors; p50/p99: exact over all rounds, from wrk's latency histograms merged, without wrk's " +
-        'coordinated-omission correction',
+        'coordinated-omission correction; CPU: user + system time of each group of processes (and their ' +
+        'children) during the rounds, from /proc, per request served',
     );
-    console.log('| path | requests | errors | req/s | p50 ms | p99 ms | forwarded |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| path | requests | errors | req/s | p50 ms | p99 ms | forwarded | CPU µs per request |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
+    const perOwner = await keysByOwner(fleet, keys);
     console.log(
       `\nhot keys per owner (owner-routed, each worker's share of the load): ` +
-        `${(await keysByOwner(fleet, keys)).join(', ')} of ${keys.length}`,
+        `${perOwner.join(', ')} of ${keys.length}; the busiest owner ` +
+        `${((100 * perOwner[0]!) / keys.length).toFixed(1)} % (round-robin: ${(100 / WORKERS).toFixed(1)} % each)`,
     );
     const capstan = await fetchesPerKey(fleet, fleet.url, 'misses-capstan');
     const stateless = await fetchesPerKey(fleet, plain.url, 'misses-plain');
@@ -403,6 +453,7 @@ async function main(): Promise<void> {
       kills: { type: 'string', default: '10' },
       seconds: { type: 'string', default: '10' },
       'memory-entries': { type: 'string', default: '10000' },
+      keys: { type: 'string', default: '1000' },
       'baseline-server': { type: 'boolean' },
       'cpu-prof': { type: 'string' },
     },
@@ -414,6 +465,9 @@ async function main(): Promise<void> {
     await baselineServer(Number(port), url!, upstream!);
     return;
   }
+  const keyCount = Number(values.keys);
+  if (!Number.isSafeInteger(keyCount) || keyCount < 1)
+    throw new Error(`--keys must be a positive integer, got ${String(values.keys)}`);
   await requireWrk();
   const cpuProfDir = typeof values['cpu-prof'] === 'string' ? resolvePath(values['cpu-prof']) : undefined;
   const fleet = new LocalFleet({
@@ -434,7 +488,7 @@ async function main(): Promise<void> {
   try {
     await fleet.start();
     await coalescing(fleet);
-    await dataPath(fleet, Number(values.seconds), cpuProfDir);
+    await dataPath(fleet, Number(values.seconds), keyCount, cpuProfDir);
     await failover(fleet, Number(values.kills));
   } finally {
     await fleet.stop();
