@@ -38,38 +38,43 @@ function requestCounts(metrics: string): Map<string, number> {
   return counts;
 }
 
-/** utime + stime of `pid` in seconds (0 once it is gone). */
-function cpuSecondsOf(pid: number): number {
+/** The parent pid and utime + stime in seconds of the process `pid` (undefined once it is gone). */
+function readStat(pid: number): { ppid: number; cpuSeconds: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which may itself hold spaces and parentheses.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+    return { ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 }; // USER_HZ is 100
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
 /**
- * CPU seconds of the processes `roots` and all their descendants now (HAProxy's master-worker mode, say,
- * serves from a child). A process that exited takes its time with it.
+ * CPU seconds so far of each group of processes, every process counted with all its descendants
+ * (HAProxy's master-worker mode, say, serves from a child), from one pass over /proc. A process that
+ * exited takes its time with it.
  */
-export function treeCpuSeconds(roots: readonly number[]): number {
+export function groupCpuSeconds(groups: Readonly<Record<string, readonly number[]>>): Map<string, number> {
   const children = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // Gone since the listing.
-    }
+    const pid = Number(entry);
+    const stat = readStat(pid); // undefined: gone since the listing
+    if (stat === undefined) continue;
+    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+    cpu.set(pid, stat.cpuSeconds);
   }
-  let seconds = 0;
-  const pending = [...roots];
-  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
-    seconds += cpuSecondsOf(pid);
-    pending.push(...(children.get(pid) ?? []));
+  const seconds = new Map<string, number>();
+  for (const [group, roots] of Object.entries(groups)) {
+    let sum = 0;
+    const pending = [...roots];
+    for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+      sum += cpu.get(pid) ?? 0;
+      pending.push(...(children.get(pid) ?? []));
+    }
+    seconds.set(group, sum);
   }
   return seconds;
 }
@@ -82,7 +87,7 @@ export async function loadSnapshot(
   const metrics = (await runTool('kubectl', ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'])).stdout;
   return {
     requests: requestCounts(metrics),
-    cpuSeconds: new Map(processes.map((p) => [p.name, cpuSecondsOf(p.pid)])),
+    cpuSeconds: new Map(processes.map((p) => [p.name, readStat(p.pid)?.cpuSeconds ?? 0])),
   };
 }
 

@@ -30,7 +30,7 @@ import { partitionOf } from '../common/src/partition.ts';
 import { freePort, startHaproxy, waitUntil } from '../workload/src/local/index.ts';
 import { LocalFleet } from '../workload/src/local-fleet.ts';
 import { forwardsFrom } from '../workload/src/metrics.ts';
-import { treeCpuSeconds } from './bench-accounting.ts';
+import { groupCpuSeconds } from './bench-accounting.ts';
 import { workerStatus } from './demo/owner-sampler.ts';
 import { errorCount, histogramPercentile, mergeHistogram, requireWrk, runWrk, wrkScript } from './wrk.ts';
 
@@ -125,8 +125,8 @@ async function measureOnce(
   tally: Tally,
   concurrency = CONNECTIONS,
 ): Promise<void> {
-  const groups = Object.entries(target.processes());
-  const cpuBefore = groups.map(([, pids]) => treeCpuSeconds(pids));
+  const groups = target.processes();
+  const cpuBefore = groupCpuSeconds(groups);
   const run = await runWrk({
     origin: target.origin,
     script: target.script,
@@ -137,8 +137,8 @@ async function measureOnce(
   tally.requests += run.requests;
   tally.errors += errorCount(run.errors);
   tally.seconds += run.durationUs / 1e6;
-  for (const [i, [group, pids]] of groups.entries())
-    tally.cpuSeconds.set(group, (tally.cpuSeconds.get(group) ?? 0) + treeCpuSeconds(pids) - cpuBefore[i]!);
+  for (const [group, seconds] of groupCpuSeconds(groups))
+    tally.cpuSeconds.set(group, (tally.cpuSeconds.get(group) ?? 0) + seconds - (cpuBefore.get(group) ?? 0));
 }
 
 function emptyTally(): Tally {
